@@ -22,8 +22,9 @@ import numpy as np
 from servemark.point import Point
 from servemark.sol.frontier import MAX_MTP_K, curves, sol_at
 from servemark.sol.hardware import load_catalogue
-from servemark.sol.layout import Efficiency, Layout
-from servemark.sol.model_spec import canonical_name, load_model_spec
+from servemark.sol.layout import Efficiency, CandidateLayout
+from servemark.modelspec.architecture import load_architecture
+from servemark.modelspec.catalogue import canonical_name
 
 
 @dataclass(frozen=True)
@@ -60,17 +61,17 @@ class PointConfig:
         return (self.model, self.hardware, self.precision, self.isl, self.osl, self.n_instance, self.mtp,
                 self.range_ratio)
 
-    def own_layouts(self) -> list[Layout]:
+    def own_layouts(self) -> list[CandidateLayout]:
         """The point's own layout (calibrated estimate), one per MTP depth when it uses MTP."""
         ks = range(1, MAX_MTP_K + 1) if self.mtp else [0]
-        return [Layout(n_gpu=self.n_instance, tp=self.tp, ep=self.ep, dp_attention=self.dp_attention,
+        return [CandidateLayout(n_gpu=self.n_instance, tp=self.tp, ep=self.ep, dp_attention=self.dp_attention,
                        disagg=self.disagg, mtp_k=k,
                        prefill_per_decode_gpu=self.prefill_per_decode_gpu if self.disagg else None) for k in ks]
 
 
-def strict_layouts(pc: PointConfig) -> list[Layout]:
+def strict_layouts(pc: PointConfig) -> list[CandidateLayout]:
     ks = range(1, MAX_MTP_K + 1) if pc.mtp else [0]
-    return [Layout(n_gpu=pc.n_instance, disagg=d, mtp_k=k) for k in ks for d in (False, True)]
+    return [CandidateLayout(n_gpu=pc.n_instance, disagg=d, mtp_k=k) for k in ks for d in (False, True)]
 
 
 # ---- readers ----------------------------------------------------------------------------------
@@ -189,7 +190,7 @@ def fractions(points: Iterable[PointConfig], kind: str = "strict", efficiency: E
         groups.setdefault(key, []).append(pc)
     for key, members in groups.items():
         pc0 = members[0]
-        spec = load_model_spec(pc0.model)
+        spec = load_architecture(pc0.model)
         hw = load_catalogue()[pc0.hardware]
         lays = strict_layouts(pc0) if kind == "strict" else pc0.own_layouts()
         eff = None
