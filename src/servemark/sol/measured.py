@@ -114,11 +114,13 @@ def load_inferencex_rows(folder: str | Path) -> list[PointConfig]:
 
 
 def from_point(p: Point) -> PointConfig:
-    """A stored point (imported from InferenceX, or measured by servemark).
+    """A stored point (imported from InferenceX, or measured by servemark), read as the point's own
+    fields: no detour through an InferenceX row.
 
     Disaggregated layouts come from the point's ``workers`` JSON (``{"decode": {"tp", "ep",
-    "dp_attention", "num_workers"}, "prefill": {...}}``, as the InferenceX importer writes it).
-    InferenceX points use its request-length range ratio 0.8 when the point does not say."""
+    "dp_attention", "num_workers"}, "prefill": {...}}``, as the InferenceX importer writes it): one
+    decode instance is the decode GPUs over the decode workers. InferenceX points use its
+    request-length range ratio 0.8 when the point does not say."""
     workers: dict[str, Any] = {}
     if p.workers:
         try:
@@ -127,25 +129,30 @@ def from_point(p: Point) -> PointConfig:
         except (TypeError, json.JSONDecodeError):
             workers = {}
     dec = workers.get("decode") if isinstance(workers.get("decode"), dict) else {}
-    row = {
-        "disagg": p.disagg, "decode_tp": dec.get("tp") or p.tp, "decode_ep": dec.get("ep") or p.ep,
-        "num_decode_gpu": p.num_decode_gpu or p.gpu_count, "num_prefill_gpu": p.num_prefill_gpu or 0,
-        "decode_num_workers": dec.get("num_workers") or 0,
-    }
-    inst, ratio = _instance_from_inferencex(row)
-    if not p.disagg:
+    tp = int(dec.get("tp") or p.tp or 1)
+    ep = int(dec.get("ep") or p.ep or 1)
+    ratio = None
+    if p.disagg:
+        n_dec = int(p.num_decode_gpu or p.gpu_count or tp)
+        n_pre = int(p.num_prefill_gpu or 0)
+        n_workers = int(dec.get("num_workers") or 0)
+        inst = max(1, n_dec // n_workers) if n_workers else n_dec
+        ratio = n_pre / n_dec if (n_pre and n_workers) else None
+        n_decode_total = int(p.num_decode_gpu or p.gpu_count or inst)
+    else:
         inst = max(1, int(p.tp or 1) * int(p.pp or 1))
+        n_decode_total = inst
     intvty = p.median_intvty or (1.0 / p.median_tpot if p.median_tpot else 0.0)
     rr = p.random_range_ratio if p.random_range_ratio is not None else 1.0
     if p.source == "inferencex" and rr == 1.0:
         rr = 0.8
     return PointConfig(
         point_id=p.point_id, model=p.model, hardware=p.hardware, precision=p.precision or "bf16",
-        isl=int(p.isl), osl=int(p.osl), n_instance=inst, tp=int(row["decode_tp"] or 1), ep=int(row["decode_ep"] or 1),
+        isl=int(p.isl), osl=int(p.osl), n_instance=inst, tp=tp, ep=ep,
         dp_attention=bool(dec.get("dp_attention", p.dp_attention)), disagg=bool(p.disagg),
         mtp=(p.spec_method or "none") != "none", prefill_per_decode_gpu=ratio, conc=int(p.conc),
         intvty=float(intvty or 0.0), tput_per_gpu=float(p.tput_per_gpu or 0.0), range_ratio=float(rr),
-        framework=p.engine, n_decode_total=int(row["num_decode_gpu"] or inst) if p.disagg else inst,
+        framework=p.engine, n_decode_total=n_decode_total,
     )
 
 
