@@ -13,7 +13,7 @@ reported as a violation, never clipped.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -75,41 +75,17 @@ def strict_layouts(pc: PointConfig) -> list[CandidateLayout]:
 
 
 # ---- readers ----------------------------------------------------------------------------------
-def _instance_from_inferencex(r: dict[str, Any]) -> tuple[int, float | None]:
-    if not r.get("disagg"):
-        return int(r.get("decode_tp") or r.get("tp") or 1), None
-    n_dec = int(r.get("num_decode_gpu") or r.get("decode_tp") or 1)
-    n_pre = int(r.get("num_prefill_gpu") or 0)
-    workers = int(r.get("decode_num_workers") or 0)
-    inst = max(1, n_dec // workers) if workers else n_dec
-    ratio = n_pre / n_dec if (n_pre and workers) else None
-    return inst, ratio
-
-
-def from_inferencex_row(r: dict[str, Any], point_id: str = "") -> PointConfig:
-    m = r.get("metrics", r)
-    inst, ratio = _instance_from_inferencex(r)
-    intvty = m.get("median_intvty") or (1.0 / m["median_tpot"] if m.get("median_tpot") else 0.0)
-    return PointConfig(
-        point_id=point_id, model=str(r["model"]), hardware=str(r["hardware"]), precision=str(r["precision"]),
-        isl=int(r["isl"]), osl=int(r["osl"]), n_instance=inst, tp=int(r.get("decode_tp") or 1),
-        ep=int(r.get("decode_ep") or 1), dp_attention=bool(r.get("decode_dp_attention")),
-        disagg=bool(r.get("disagg")), mtp=str(r.get("spec_method", "none")) not in ("none", "", "None"),
-        prefill_per_decode_gpu=ratio, conc=int(r["conc"]), intvty=float(intvty or 0.0),
-        tput_per_gpu=float(m["tput_per_gpu"]), framework=str(r.get("framework", "")),
-        n_decode_total=int(r.get("num_decode_gpu") or inst) if r.get("disagg") else inst,
-    )
-
-
 def load_inferencex_rows(folder: str | Path) -> list[PointConfig]:
-    """Both InferenceX capture files as PointConfigs (ids: file stem + row index)."""
+    """Both InferenceX capture files as PointConfigs (ids: file stem + row index, so a row in both
+    files stays two rows). The importer parses the rows; this only reads the Points it returns."""
+    from servemark.importers.inferencex import read_points
+
     out = []
     for name in ("benchmarks.json", "benchmarks-history.json"):
         p = Path(folder) / name
         if not p.exists():
             continue
-        for i, r in enumerate(json.loads(p.read_text())):
-            out.append(from_inferencex_row(r, f"{p.stem}:{i}"))
+        out.extend(replace(from_point(pt), point_id=f"{p.stem}:{i}") for i, pt in enumerate(read_points(p)))
     return out
 
 
