@@ -20,6 +20,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from servemark.point import Point
+from servemark.recipe.schema import Layout as RecipeLayout
 from servemark.sol.frontier import MAX_MTP_K, curves, sol_at
 from servemark.sol.hardware import load_catalogue
 from servemark.sol.layout import Efficiency, CandidateLayout
@@ -89,14 +90,47 @@ def load_inferencex_rows(folder: str | Path) -> list[PointConfig]:
     return out
 
 
-def from_point(p: Point) -> PointConfig:
-    """A stored point (imported from InferenceX, or measured by servemark), read as the point's own
-    fields: no detour through an InferenceX row.
+def _from_recipe_layout(p: Point, lay: RecipeLayout) -> PointConfig:
+    """A point servemark measured: its layout is the recipe's typed one."""
+    if lay.disaggregated:
+        dec, pre = lay.decode, lay.prefill
+        inst, tp, ep, dpa = dec.gpus_per_worker, dec.tp, dec.ep, dec.dp_attention
+        ratio, n_decode_total = pre.gpus / dec.gpus, dec.gpus
+    else:
+        inst = tp_pp = lay.tp * lay.pp
+        tp, ep, dpa, ratio, n_decode_total = lay.tp, lay.ep, lay.dp_attention, None, tp_pp
+    return _config(p, inst, tp, ep, dpa, ratio, n_decode_total, mtp=lay.spec_method != "none")
 
-    Disaggregated layouts come from the point's ``workers`` JSON (``{"decode": {"tp", "ep",
-    "dp_attention", "num_workers"}, "prefill": {...}}``, as the InferenceX importer writes it): one
-    decode instance is the decode GPUs over the decode workers. InferenceX points use its
+
+def _config(p: Point, inst: int, tp: int, ep: int, dp_attention: bool, ratio: float | None,
+            n_decode_total: int, mtp: bool) -> PointConfig:
+    intvty = p.median_intvty or (1.0 / p.median_tpot if p.median_tpot else 0.0)
+    rr = p.random_range_ratio if p.random_range_ratio is not None else 1.0
+    if p.source == "inferencex" and rr == 1.0:
+        rr = 0.8
+    return PointConfig(
+        point_id=p.point_id, model=p.model, hardware=p.hardware, precision=p.precision or "bf16",
+        isl=int(p.isl), osl=int(p.osl), n_instance=int(inst), tp=int(tp), ep=int(ep), dp_attention=bool(dp_attention),
+        disagg=bool(p.disagg), mtp=mtp, prefill_per_decode_gpu=ratio, conc=int(p.conc),
+        intvty=float(intvty or 0.0), tput_per_gpu=float(p.tput_per_gpu or 0.0), range_ratio=float(rr),
+        framework=p.engine, n_decode_total=int(n_decode_total),
+    )
+
+
+def from_point(p: Point) -> PointConfig:
+    """A stored point, read from its own fields (no detour through an InferenceX row).
+
+    A point servemark measured carries the recipe's typed layout (``Point.layout``). An imported
+    point has the flat fields, and for a disaggregated one the ``workers`` JSON the InferenceX
+    importer writes (``{"decode": {"tp", "ep", "dp_attention", "num_workers"}, "prefill": {...}}``):
+    one decode instance is the decode GPUs over the decode workers. InferenceX points use its
     request-length range ratio 0.8 when the point does not say."""
+    mtp = (p.spec_method or "none") != "none"
+    if p.layout:
+        try:
+            return _from_recipe_layout(p, RecipeLayout.model_validate(p.layout))
+        except ValueError:
+            pass  # a layout this version cannot read: fall back to the flat fields
     workers: dict[str, Any] = {}
     if p.workers:
         try:
@@ -118,18 +152,7 @@ def from_point(p: Point) -> PointConfig:
     else:
         inst = max(1, int(p.tp or 1) * int(p.pp or 1))
         n_decode_total = inst
-    intvty = p.median_intvty or (1.0 / p.median_tpot if p.median_tpot else 0.0)
-    rr = p.random_range_ratio if p.random_range_ratio is not None else 1.0
-    if p.source == "inferencex" and rr == 1.0:
-        rr = 0.8
-    return PointConfig(
-        point_id=p.point_id, model=p.model, hardware=p.hardware, precision=p.precision or "bf16",
-        isl=int(p.isl), osl=int(p.osl), n_instance=inst, tp=tp, ep=ep,
-        dp_attention=bool(dec.get("dp_attention", p.dp_attention)), disagg=bool(p.disagg),
-        mtp=(p.spec_method or "none") != "none", prefill_per_decode_gpu=ratio, conc=int(p.conc),
-        intvty=float(intvty or 0.0), tput_per_gpu=float(p.tput_per_gpu or 0.0), range_ratio=float(rr),
-        framework=p.engine, n_decode_total=n_decode_total,
-    )
+    return _config(p, inst, tp, ep, bool(dec.get("dp_attention", p.dp_attention)), ratio, n_decode_total, mtp)
 
 
 # ---- measured / SOL -----------------------------------------------------------------------------

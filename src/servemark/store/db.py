@@ -43,7 +43,7 @@ RUN_COLUMNS: dict[str, str] = {
     "note": "VARCHAR",
 }
 
-JSON_FIELDS = ("flags", "extra")
+JSON_FIELDS = ("flags", "extra", "layout")
 
 
 def _sql_type(type_str: str) -> str:

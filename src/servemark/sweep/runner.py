@@ -227,6 +227,7 @@ def _make_point(
         disagg=layout.disaggregated,
         workers=json.dumps({"prefill": layout.prefill.model_dump(), "decode": layout.decode.model_dump()})
         if layout.disaggregated else "",
+        layout=layout.model_dump(mode="json"),
         **_disagg_gpus(layout),
         precision=recipe.precision, tp=layout.tp, ep=layout.ep, dp_attention=layout.dp_attention, pp=layout.pp,
         spec_method=layout.spec_method, isl=sc.isl, osl=sc.osl, random_range_ratio=sc.random_range_ratio,
