@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from servemark.errors import ServemarkError
-from servemark.metrics.summarize import FAILURE_FLAG_FRACTION
+from servemark.metrics.summarize import failure_flags
 from servemark.importers.common import ImportReport, stable_id, write_points
 from servemark.point import Point
 from servemark.store import Store
@@ -146,11 +146,9 @@ def result_to_point(obj: dict[str, Any], ctx: VllmBenchContext, where: str, sour
     dm = re.match(r"^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})$", date_raw)
     date = f"{dm[1]}-{dm[2]}-{dm[3]}" if dm else date_raw[:10]
     started = f"{date}T{dm[4]}:{dm[5]}:{dm[6]}" if dm else ""
-    flags = []
+    flags = failure_flags(num, failed)  # the same rule (and default limit) as servemark's own points
     if failed:
         pitfalls["failed_requests"] += 1
-        if num and failed / num > FAILURE_FLAG_FRACTION:  # the same rule as servemark's own points
-            flags.append("too_many_failures")
     known = {"date", "backend", "endpoint_type", "label", "model_id", "tokenizer_id", "num_prompts", "request_rate",
              "burstiness", "max_concurrency", "duration", "completed", "failed", "total_input_tokens",
              "total_output_tokens", "request_throughput", "output_throughput", "total_token_throughput",
