@@ -43,7 +43,8 @@ from typing import Any
 from servemark.errors import ServemarkError
 from servemark.analysis.columnar import upsert_runs
 from servemark.importers.common import ImportReport, stable_id, write_points
-from servemark.point import POINT_FIELDS, Point
+from servemark.fields import INFERENCEX_METRICS
+from servemark.point import Point
 from servemark.store import Store
 
 MODEL_NAMES = {
@@ -176,11 +177,11 @@ def row_to_point(row: dict[str, Any], where: str, source_file: str, pitfalls: Co
     kw: dict[str, Any] = {}
     unknown: dict[str, Any] = {}
     for key, value in metrics.items():
-        name = key.replace("p99.9_", "p999_")
-        if name == "std_intvty":
+        if key == "std_intvty":
             pitfalls["std_intvty_dropped"] += 1
             continue
-        if name in POINT_FIELDS and name not in ("flags", "extra"):
+        name = INFERENCEX_METRICS.get(key)  # the registry's map (p99.9_ttft -> p999_ttft, ...)
+        if name:
             kw[name] = _num(metrics, key, mwhere, required=False)
         else:
             unknown[key] = value

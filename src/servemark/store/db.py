@@ -1,6 +1,6 @@
 """DuckDB store for runs and points.
 
-The ``points`` table's columns are derived from the :class:`~servemark.point.Point` dataclass, and
+The ``points`` table's columns are derived from the field registry (:mod:`servemark.fields`), and
 missing columns are added on open, so a new field in the contract is a migration of one line
 (``ALTER TABLE ADD COLUMN``) that runs by itself. Each point is written in its own transaction the
 moment it completes: a sweep killed half-way keeps every point it finished.
@@ -12,13 +12,13 @@ an importer derives ``point_id`` from the source row, so importing the same file
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterable
 
 import duckdb
 
 from servemark.errors import ServemarkError
+from servemark.fields import FIELDS, JSON_FIELDS
 from servemark.point import Point
 
 RUN_COLUMNS: dict[str, str] = {
@@ -43,23 +43,7 @@ RUN_COLUMNS: dict[str, str] = {
     "note": "VARCHAR",
 }
 
-JSON_FIELDS = ("flags", "extra")
-
-
-def _sql_type(type_str: str) -> str:
-    t = str(type_str)
-    if t.startswith("list") or t.startswith("dict"):
-        return "VARCHAR"
-    if "bool" in t:
-        return "BOOLEAN"
-    if "int" in t:
-        return "BIGINT"
-    if "float" in t:
-        return "DOUBLE"
-    return "VARCHAR"
-
-
-POINT_COLUMNS: dict[str, str] = {f.name: _sql_type(f.type) for f in fields(Point)}
+POINT_COLUMNS: dict[str, str] = {f.name: f.store_type for f in FIELDS}
 
 
 class Store:

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from servemark.analysis.frontier import layout_label
+from servemark.analysis.frontier import DEFAULT_GROUP, EXCLUDED_FLAGS, layout_label
+from servemark.fields import fields_meta
 from servemark.point import POINT_FIELDS
 from servemark.store import Store
 
@@ -132,6 +133,9 @@ def load_payload(store: Store, generated_at: str = "") -> Payload:
         "later_columns": list(later),
         "detail_chunk": DETAIL_CHUNK,
         "sol": _load_sol(store),
+        # field labels/units/directions, the frontier's grouping key and excluded flags: the page
+        # reads these instead of hard-coding them (issue 12)
+        "meta": fields_meta(DEFAULT_GROUP, EXCLUDED_FLAGS),
     }
     return Payload(core=core, later={"columns": later}, details=_load_details(store, types) if n else [])
 
