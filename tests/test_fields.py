@@ -11,7 +11,7 @@ from servemark.analysis.frontier import DEFAULT_GROUP, EXCLUDED_FLAGS, higher_is
 from servemark.fields import FIELDS, INFERENCEX_METRICS, LATENCY_METRICS, LATENCY_STATS, VLLM_BENCH_MS, fields_meta
 from servemark.point import Point
 from servemark.store import Store
-from servemark.store.db import POINT_COLUMNS
+from servemark.store import POINT_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -41,7 +41,6 @@ from pathlib import Path
 from typing import Any
 
 from servemark.errors import ServemarkError
-from servemark.analysis.columnar import upsert_runs
 from servemark.importers.common import ImportReport, stable_id, write_points
 from servemark.fields import INFERENCEX_METRICS
 from servemark.point import Point
@@ -284,7 +283,7 @@ def import_inferencex(store: Store, path: str | Path, default_date: str | None =
     points = [row_to_point(r, f"{p}: row {i}", source_file, pitfalls, default_date) for i, r in enumerate(rows)]
     write_points(store, points, report)
     runs = {pt.run_id: (pt.run_url, pt.date) for pt in points}
-    upsert_runs(store, [{"run_id": run_id, "name": url, "kind": "import", "status": "done", "started_at": date,
+    store.upsert_runs([{"run_id": run_id, "name": url, "kind": "import", "status": "done", "started_at": date,
                          "source_file": source_file, "note": "InferenceX GitHub Actions run"}
                         for run_id, (url, date) in sorted(runs.items())])
     report.pitfalls = dict(sorted(pitfalls.items()))
