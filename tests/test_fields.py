@@ -73,3 +73,12 @@ def test_dashboard_meta_shape() -> None:
     assert meta["fields"]["median_intvty"] == {"label": "Interactivity, p50 (1/TPOT)", "unit": "tok/s/user",
                                                "direction": "higher", "format": ".4g"}
     assert list(meta["fields"]) == [f.name for f in FIELDS]
+
+
+def test_dashboard_payload_carries_the_meta(tmp_path: Path) -> None:
+    from servemark.report.dashboard.data import load_payload
+
+    with Store(tmp_path / "s.duckdb") as s:
+        s.add_point(Point(point_id="a", hardware="h200", tput_per_gpu=1.0, median_intvty=2.0))
+        core = load_payload(s).core
+    assert core["meta"] == fields_meta(DEFAULT_GROUP, EXCLUDED_FLAGS)
