@@ -87,3 +87,12 @@ def test_sweep_and_import_share_one_write_path(tmp_path: Path) -> None:
         s.add_points([Point(point_id=f"p{i}") for i in range(3)])
         s.upsert_run({"run_id": "r"})
     assert calls == [1, 3, 1]
+
+
+def test_values_of_another_type_are_cast_not_lost(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.duckdb") as s:
+        s.add_point(Point(point_id="a", engine_version=3, conc=True, tput_per_gpu=2))  # type: ignore[arg-type]
+        s.upsert_run({"run_id": "r", "note": 7})
+        (p,) = s.points()
+        assert (p.engine_version, p.conc, p.tput_per_gpu) == ("3", 1, 2.0)
+        assert s.runs()[0]["note"] == "7"

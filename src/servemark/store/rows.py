@@ -21,9 +21,25 @@ POINT_COLUMNS: dict[str, str] = {f.name: f.store_type for f in FIELDS}
 _ARROW_TYPES = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_()}
 
 
+_PY_CASTS = {"VARCHAR": str, "BIGINT": int, "DOUBLE": float, "BOOLEAN": bool}
+
+
 def arrow_type(sql: str) -> pa.DataType:
     """Arrow type of a DuckDB column type as the store declares them (``BIGINT PRIMARY KEY`` -> int64)."""
     return _ARROW_TYPES[sql.split()[0]]
+
+
+def column(values: list[Any], sql: str, name: str) -> pa.Array:
+    """One typed Arrow column; values of another Python type are cast as DuckDB's inserts did
+    (``1`` into VARCHAR is ``'1'``, ``True`` into BIGINT is ``1``), so no point is lost to a type."""
+    try:
+        return pa.array(values, type=arrow_type(sql))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        cast = _PY_CASTS[sql.split()[0]]
+        try:
+            return pa.array([None if v is None else cast(v) for v in values], type=arrow_type(sql))
+        except (TypeError, ValueError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise ValueError(f"column {name!r} ({sql}): cannot store {values[:3]!r}...: {exc}") from exc
 
 
 def shallow_dict(p: Point) -> dict[str, Any]:
@@ -41,9 +57,9 @@ def point_rows_table(points: Sequence[Point]) -> pa.Table:
         for c in POINT_COLUMNS:
             v = d[c]
             cols[c].append(json.dumps(v, sort_keys=True) if c in JSON_FIELDS else v)
-    return pa.table({c: pa.array(v, type=arrow_type(POINT_COLUMNS[c])) for c, v in cols.items()})
+    return pa.table({c: column(v, POINT_COLUMNS[c], c) for c, v in cols.items()})
 
 
 def rows_table(rows: Sequence[Mapping[str, Any]], columns: Mapping[str, str]) -> pa.Table:
     """Dict rows -> an Arrow table of ``columns`` (name -> DuckDB type); absent keys are NULL."""
-    return pa.table({c: pa.array([r.get(c) for r in rows], type=arrow_type(t)) for c, t in columns.items()})
+    return pa.table({c: column([r.get(c) for r in rows], t, c) for c, t in columns.items()})
