@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from servemark.analysis.frontier import layout_label
+from servemark.analysis.frontier import DEFAULT_GROUP, EXCLUDED_FLAGS, higher_is_better, layout_label
 from servemark.point import POINT_FIELDS
 from servemark.store import Store
 
@@ -50,6 +50,44 @@ after its first chart (or at once when a link asks for them), so 10^5 points dra
 
 DETAIL_CHUNK = 2000
 """Points per detail file: small enough to load on a click, few enough files for 10^5 points."""
+
+
+POPULATION = ("model", "isl", "osl")
+"""Group fields the page fixes with its model and ISL/OSL pickers: a series label leaves them out."""
+
+_STATS = {"median": "median", "mean": "mean", "p90": "p90", "p99": "p99", "p999": "p99.9"}
+
+_SHOWN: dict[str, tuple[str, str, str]] = {
+    # name: (label, unit, format); format is how the page prints a value: "text", "int", "number",
+    # "date", or "flag" (a 0/1 field a series label shows by its name when 1)
+    "model": ("Model", "", "text"), "isl": ("Input sequence length", "tokens", "int"),
+    "osl": ("Output sequence length", "tokens", "int"), "hardware": ("Hardware", "", "text"),
+    "engine": ("Engine", "", "text"), "precision": ("Precision", "", "text"),
+    "spec_method": ("Speculative decoding", "", "text"), "disagg": ("Disaggregated serving", "", "flag"),
+    "conc": ("Concurrency", "requests", "int"), "date": ("Date", "", "date"),
+    "tput_per_gpu": ("Token throughput per GPU", "tok/s/GPU", "number"),
+    "input_tput_per_gpu": ("Input token throughput per GPU", "tok/s/GPU", "number"),
+    "output_tput_per_gpu": ("Output token throughput per GPU", "tok/s/GPU", "number"),
+    "joules_per_total_token": ("Measured energy per total token", "J/token", "number"),
+    **{f"{s}_intvty": (f"Interactivity, {n} (1/TPOT)", "tok/s/user", "number") for s, n in _STATS.items()},
+    **{f"{s}_ttft": (f"Time to first token, {n}", "s", "number") for s, n in _STATS.items()},
+    **{f"{s}_e2el": (f"End-to-end latency, {n}", "s", "number") for s, n in _STATS.items()},
+}
+"""How the dashboard shows each point field it uses (the field registry will own this table)."""
+
+
+def dashboard_meta() -> dict[str, Any]:
+    """The payload's ``meta``: field labels, units, directions and formats, the frontier grouping
+    key and the flags that keep a point off a frontier, so the page hard-codes none of them and
+    draws the same frontiers as ``servemark frontier`` (analysis/frontier.py is the one source)."""
+    return {
+        "fields": {name: {"label": label, "unit": unit,
+                          "direction": "higher" if higher_is_better(name) else "lower", "format": fmt}
+                   for name, (label, unit, fmt) in _SHOWN.items()},
+        "group_by": list(DEFAULT_GROUP),
+        "population": [f for f in POPULATION if f in DEFAULT_GROUP],
+        "excluded_flags": list(EXCLUDED_FLAGS),
+    }
 
 
 ORDER = "hardware, engine, precision, date, conc, point_id"
@@ -132,6 +170,7 @@ def load_payload(store: Store, generated_at: str = "") -> Payload:
         "later_columns": list(later),
         "detail_chunk": DETAIL_CHUNK,
         "sol": _load_sol(store),
+        "meta": dashboard_meta(),
     }
     return Payload(core=core, later={"columns": later}, details=_load_details(store, types) if n else [])
 
