@@ -109,11 +109,18 @@ export function decode(raw) {
   const fraction = raw.sol && raw.sol.fraction ? raw.sol.fraction : null;
   return {
     raw, meta, n, str, num, s, v, series, seriesOf, excluded, fraction, prices: raw.prices || { tiers: {}, hardware: {} },
+    val,
     flags: (i) => (str.flags ? flagValues[str.flags.codes[i]] : []),
     layout: (i) => s("layout", i) || "",
     seq: (i) => v("isl", i) + "/" + v("osl", i),
     mode: (i) => (v("disagg", i) ? "disaggregated" : "aggregated"),
   };
+}
+
+/* "name (unit)" for a measured field (meta.fields format "number"), else the bare name. */
+export function fieldHeader(D, name) {
+  const f = D.meta.fields[name];
+  return f && f.format === "number" && f.unit ? name + " (" + f.unit + ")" : name;
 }
 
 // ---------- metrics ---------------------------------------------------------------------

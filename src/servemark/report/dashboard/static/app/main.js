@@ -121,7 +121,10 @@ function update() {
 }
 function caption() {
   const ym = yMetrics(S.D, S.state.tier)[S.state.y];
-  let text = "Frontier: for each config (hardware, engine, precision, speculative decoding, serving mode), the points no other point of that config beats on both axes; all parallel layouts compete. ";
+  const meta = S.D.meta, pop = new Set(meta.population || []);
+  const by = meta.group_by.filter((k) => !pop.has(k)).map((k) => (meta.fields[k] ? meta.fields[k].label : k).toLowerCase());
+  let text = "Frontier: for each config (" + by.join(", ") + "), the points no other point of that config beats on both axes; all parallel layouts compete";
+  text += meta.excluded_flags.length ? "; points flagged " + meta.excluded_flags.join(", ") + " are drawn but never define a frontier. " : ". ";
   if (ym.cost) text += "Cost = $/GPU-hour ÷ (tok/s/GPU × 3600) × 10^6, price table " + (S.D.prices.name || "?") + ". ";
   if (["j_total", "j_in", "j_out", "tpmw"].includes(S.state.y)) text += "All-in provisioned power per GPU from price table " + (S.D.prices.name || "?") + ". ";
   text += "Data built " + (S.D.raw.generated_at || "?") + ".";

@@ -6,7 +6,7 @@
  * calc.js frontierIndices over one series (meta.group_by) with flagged points left out
  * (meta.excluded_flags): the rule of `servemark frontier`.
  */
-import { C, STATS, loadDetail, yMetrics, xIntvty, xLatency } from "./data.js";
+import { C, STATS, fieldHeader, loadDetail, yMetrics, xIntvty, xLatency } from "./data.js";
 import { S, atTarget } from "./state.js";
 
 // Tableau 10: ten colours designed to stay apart on white. Series beyond ten keep the colours
@@ -397,6 +397,10 @@ export function renderCalc(idx) {
 }
 
 // ---------- tooltip and details ---------------------------------------------------------
+function fieldLabel(k) {
+  const f = S.D.meta.fields[k];
+  return f ? f.label + (f.unit ? " (" + f.unit + ")" : "") : k;
+}
 function tipRows(i) {
   const ym = yMetrics(S.D, S.state.tier)[S.state.y];
   const url = safeUrl(S.D.s("run_url", i));
@@ -404,11 +408,8 @@ function tipRows(i) {
     ["config", S.D.series[S.D.seriesOf[i]].label], ["model", S.D.s("model", i)], ["layout", S.D.layout(i)],
     ["concurrency", S.D.v("conc", i)], ["ISL/OSL", S.D.seq(i)],
     [ym.label + " (" + ym.unit + ")", fmt(ym.get(i))],
-    ["tput per GPU (tok/s/GPU)", fmt(S.D.v("tput_per_gpu", i))],
-    ["input / output tput per GPU", fmt(S.D.v("input_tput_per_gpu", i)) + " / " + fmt(S.D.v("output_tput_per_gpu", i))],
-    [STATS[S.state.stat] + " interactivity (tok/s/user)", fmt(S.D.v(S.state.stat + "_intvty", i))],
-    [STATS[S.state.stat] + " TTFT (s)", fmt(S.D.v(S.state.stat + "_ttft", i))],
-    [STATS[S.state.stat] + " E2E latency (s)", fmt(S.D.v(S.state.stat + "_e2el", i))],
+    ...["tput_per_gpu", "input_tput_per_gpu", "output_tput_per_gpu", S.state.stat + "_intvty", S.state.stat + "_ttft", S.state.stat + "_e2el"]
+      .map((k) => [fieldLabel(k), fmt(S.D.v(k, i))]),
     ["engine version", S.D.s("engine_version", i)], ["image", S.D.s("image", i)], ["date", S.D.s("date", i)],
     ["run", S.D.s("run_id", i)], ["source", S.D.s("source", i)],
   ];
@@ -485,15 +486,10 @@ function csvCell(v) {
 }
 export function exportCsv() {
   const ym = yMetrics(S.D, S.state.tier)[S.state.y];
-  const cols = [["model", (i) => S.D.s("model", i)], ["isl", (i) => S.D.v("isl", i)], ["osl", (i) => S.D.v("osl", i)],
-    ["hardware", (i) => S.D.s("hardware", i)], ["engine", (i) => S.D.s("engine", i)], ["engine_version", (i) => S.D.s("engine_version", i)],
-    ["precision", (i) => S.D.s("precision", i)], ["spec_method", (i) => S.D.s("spec_method", i)], ["disagg", (i) => S.D.v("disagg", i)],
-    ["layout", (i) => S.D.layout(i)], ["conc", (i) => S.D.v("conc", i)], ["date", (i) => S.D.s("date", i)],
-    ["tput_per_gpu (tok/s/GPU)", (i) => S.D.v("tput_per_gpu", i)], ["input_tput_per_gpu (tok/s/GPU)", (i) => S.D.v("input_tput_per_gpu", i)],
-    ["output_tput_per_gpu (tok/s/GPU)", (i) => S.D.v("output_tput_per_gpu", i)],
-    [S.state.stat + "_intvty (tok/s/user)", (i) => S.D.v(S.state.stat + "_intvty", i)], [S.state.stat + "_ttft (s)", (i) => S.D.v(S.state.stat + "_ttft", i)],
-    [S.state.stat + "_e2el (s)", (i) => S.D.v(S.state.stat + "_e2el", i)], [ym.label + " (" + ym.unit + ")", ym.get],
-    ["flags", (i) => S.D.flags(i).join(" ")], ["run_id", (i) => S.D.s("run_id", i)], ["run_url", (i) => S.D.s("run_url", i)]];
+  const names = ["model", "isl", "osl", "hardware", "engine", "engine_version", "precision", "spec_method", "disagg", "layout", "conc",
+    "date", "tput_per_gpu", "input_tput_per_gpu", "output_tput_per_gpu", S.state.stat + "_intvty", S.state.stat + "_ttft", S.state.stat + "_e2el"];
+  const cols = names.map((k) => [fieldHeader(S.D, k), (i) => S.D.val(k, i)]).concat([[ym.label + " (" + ym.unit + ")", ym.get],
+    ["flags", (i) => S.D.flags(i).join(" ")], ["run_id", (i) => S.D.s("run_id", i)], ["run_url", (i) => S.D.s("run_url", i)]]);
   const lines = [cols.map((c) => csvCell(c[0])).join(",")];
   for (const i of S.visible) lines.push(cols.map((c) => csvCell(c[1](i))).join(","));
   const blob = new Blob([lines.join("\n") + "\n"], { type: "text/csv" });
