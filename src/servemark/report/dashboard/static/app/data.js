@@ -67,25 +67,49 @@ function parseFlags(f) {
   try { return JSON.parse(f); } catch (e) { return [f]; }
 }
 
+/* Per point, an integer code of one field's value, and the distinct values in code order. */
+function fieldCodes(n, k, str, num) {
+  if (str[k]) return { codes: str[k].codes, values: str[k].values };
+  const codes = new Int32Array(n), index = new Map(), values = [];
+  const col = num[k];
+  for (let i = 0; i < n; i++) {
+    const v = col ? col[i] : null;
+    let c = index.get(v);
+    if (c === undefined) { c = values.length; index.set(v, c); values.push(v); }
+    codes[i] = c;
+  }
+  return { codes, values };
+}
+
 /* A series (one frontier) is one value of meta.group_by. Its key holds every grouping field; its
  * label leaves out the fields the page fixes (meta.population), skips empty and "none" values, and
- * shows a "flag" field by its name when set. */
-function groupSeries(n, meta, val) {
+ * shows a "flag" field by its name when set. Grouped on integer codes (one pass per field), since
+ * 10^5 points would otherwise build 10^5 key strings. */
+function groupSeries(n, meta, str, num) {
   const groupBy = meta.group_by, population = new Set(meta.population || []);
+  const cols = groupBy.map((k) => fieldCodes(n, k, str, num));
+  const combined = new Float64Array(n);
+  let radix = 1;
+  cols.forEach((c) => {
+    const m = Math.max(c.values.length, 1);
+    if (radix * m > Number.MAX_SAFE_INTEGER) throw new Error("too many distinct values in meta.group_by to group");
+    for (let i = 0; i < n; i++) combined[i] += c.codes[i] * radix;
+    radix *= m;
+  });
   const index = new Map(), series = [], seriesOf = new Int32Array(n);
   for (let i = 0; i < n; i++) {
-    const vals = groupBy.map((k) => val(k, i));
-    const key = vals.map((v) => (v === null || v === undefined ? "" : String(v))).join("|");
-    let idx = index.get(key);
+    let idx = index.get(combined[i]);
     if (idx === undefined) {
       idx = series.length;
-      index.set(key, idx);
+      index.set(combined[i], idx);
+      const vals = cols.map((c) => c.values[c.codes[i]]);
       const bits = [];
       groupBy.forEach((k, j) => {
         const v = vals[j], f = meta.fields[k] || {};
         if (population.has(k) || v === null || v === undefined || v === "" || v === "none") return;
         if (f.format === "flag") { if (v) bits.push(k); } else bits.push(String(v));
       });
+      const key = vals.map((v) => (v === null || v === undefined ? "" : String(v))).join("|");
       series.push({ key, label: bits.join(" "), first: i });
     }
     seriesOf[i] = idx;
@@ -100,7 +124,7 @@ export function decode(raw) {
   const s = (k, i) => (str[k] ? str[k].values[str[k].codes[i]] : "");
   const v = (k, i) => (num[k] ? num[k][i] : null);
   const val = (k, i) => (str[k] ? s(k, i) : v(k, i));
-  const { series, seriesOf } = groupSeries(n, meta, val);
+  const { series, seriesOf } = groupSeries(n, meta, str, num);
   // flags are dictionary-encoded: decide "excluded from frontiers" once per distinct value
   const flagValues = str.flags ? str.flags.values.map(parseFlags) : [];
   const flagExcluded = flagValues.map((f) => C.isExcluded(f, meta.excluded_flags));
