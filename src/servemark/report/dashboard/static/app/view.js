@@ -409,7 +409,7 @@ function tipRows(i) {
     ["concurrency", S.D.v("conc", i)], ["ISL/OSL", S.D.seq(i)],
     [ym.label + " (" + ym.unit + ")", fmt(ym.get(i))],
     ...["tput_per_gpu", "input_tput_per_gpu", "output_tput_per_gpu", S.state.stat + "_intvty", S.state.stat + "_ttft", S.state.stat + "_e2el"]
-      .map((k) => [fieldLabel(k), fmt(S.D.v(k, i))]),
+      .filter((k) => k !== ym.key).map((k) => [fieldLabel(k), fmt(S.D.v(k, i))]),  // the Y row already shows ym
     ["engine version", S.D.s("engine_version", i)], ["image", S.D.s("image", i)], ["date", S.D.s("date", i)],
     ["run", S.D.s("run_id", i)], ["source", S.D.s("source", i)],
   ];
