@@ -70,8 +70,9 @@ def test_dashboard_meta_shape() -> None:
     meta = fields_meta(DEFAULT_GROUP, EXCLUDED_FLAGS)
     assert set(meta) == {"fields", "group_by", "excluded_flags"}
     assert meta["group_by"] == list(DEFAULT_GROUP) and meta["excluded_flags"] == list(EXCLUDED_FLAGS)
-    assert meta["fields"]["median_intvty"] == {"label": "Interactivity, p50 (1/TPOT)", "unit": "tok/s/user",
-                                               "direction": "higher", "format": ".4g"}
+    assert meta["fields"]["median_intvty"] == {"label": "Interactivity, median (1/TPOT)", "unit": "tok/s/user",
+                                               "direction": "higher", "format": "number"}
+    assert meta["fields"]["disagg"]["format"] == "flag" and meta["fields"]["isl"]["format"] == "int"
     assert list(meta["fields"]) == [f.name for f in FIELDS]
 
 
@@ -81,4 +82,6 @@ def test_dashboard_payload_carries_the_meta(tmp_path: Path) -> None:
     with Store(tmp_path / "s.duckdb") as s:
         s.add_point(Point(point_id="a", hardware="h200", tput_per_gpu=1.0, median_intvty=2.0))
         core = load_payload(s).core
+    population = core["meta"].pop("population")
     assert core["meta"] == fields_meta(DEFAULT_GROUP, EXCLUDED_FLAGS)
+    assert set(population) <= set(DEFAULT_GROUP)

@@ -35,7 +35,7 @@ INTVTY_STATS = ("mean", "median", "p90", "p99", "p999")
 
 _STAT_WORDS = {"mean": "mean", "median": "median", "std": "standard deviation", "p90": "90th percentile",
                "p99": "99th percentile", "p999": "99.9th percentile"}
-_STAT_SHORT = {"mean": "mean", "median": "p50", "std": "std", "p90": "p90", "p99": "p99", "p999": "p99.9"}
+_STAT_SHORT = {"mean": "mean", "median": "median", "std": "std", "p90": "p90", "p99": "p99", "p999": "p99.9"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ class Field:
     direction: Direction = "none"
     label: str = ""
     format: str = ""
-    """Display format for numbers (Python/d3 spec: ``.3g``, ``.1f``, ``d``); empty for text."""
+    """How a report or the page prints a value: ``text``, ``int``, ``number``, ``date``, ``flag``
+    (a 0/1 field a series label shows by its name when 1) or ``json``; by type when not given."""
     metric: str = ""
     """For a statistic of a per-request metric: the metric (``ttft``, ``intvty``, ...)."""
     stat: str = ""
@@ -76,9 +77,21 @@ class Field:
         return "VARCHAR"
 
 
+def _format(name: str, type: str) -> str:
+    if name == "date":
+        return "date"
+    if type.startswith(("list", "dict")):
+        return "json"
+    for t, fmt in (("bool", "flag"), ("int", "int"), ("float", "number")):
+        if t in type:
+            return fmt
+    return "text"
+
+
 def _f(name: str, type: str, default: Any, group: str, definition: str, unit: str = "", label: str = "",
        format: str = "", direction: Direction = "none", **kw: Any) -> Field:
-    return Field(name, type, default, group, definition, unit, direction, label or name, format, **kw)
+    return Field(name, type, default, group, definition, unit, direction, label or name,
+                 format or _format(name, type), **kw)
 
 
 _LATENCY = {
@@ -104,7 +117,7 @@ def _latency_fields() -> list[Field]:
             vb = _VLLM_LATENCY.get(m)
             out.append(_f(f"{s}_{m}", "float | None", None, "latency",
                           f"{_STAT_WORDS[s]} over successful requests of {definition}", "s",
-                          f"{label}, {_STAT_SHORT[s]}", ".4g", "lower", metric=m, stat=s,
+                          f"{label}, {_STAT_SHORT[s]}", "number", "lower", metric=m, stat=s,
                           inferencex=f"{_ix_stat(s)}_{ix}" if ix else "",
                           vllm_bench=f"{_ix_stat(s)}_{vb}_ms" if vb else ""))
     return out
@@ -113,7 +126,7 @@ def _latency_fields() -> list[Field]:
 def _intvty_fields() -> list[Field]:
     return [_f(f"{s}_intvty", "float | None", None, "interactivity",
                f"`1 / {s}_tpot`: tokens per second one user sees", "tok/s/user",
-               f"Interactivity, {_STAT_SHORT[s]} (1/TPOT)", ".4g", "higher", metric="intvty", stat=s,
+               f"Interactivity, {_STAT_SHORT[s]} (1/TPOT)", "number", "higher", metric="intvty", stat=s,
                inferencex=f"{_ix_stat(s)}_intvty") for s in INTVTY_STATS]
 
 
@@ -132,52 +145,52 @@ FIELDS: tuple[Field, ...] = (
     _f("engine_args", "str", "", "config", "The engine's argument list as JSON (no secrets)"),
     _f("image", "str", "", "config", "Container image the engine ran in", label="Image"),
     _f("hardware", "str", "", "config", "Accelerator name (b200, h200, cpu, ...)", label="Hardware"),
-    _f("gpu_count", "int", 1, "config", "GPUs serving the point (prefill + decode when disaggregated)", "GPUs", "GPUs", "d"),
-    _f("num_prefill_gpu", "int | None", None, "config", "Prefill GPUs (disaggregated)", "GPUs", "Prefill GPUs", "d"),
-    _f("num_decode_gpu", "int | None", None, "config", "Decode GPUs (disaggregated)", "GPUs", "Decode GPUs", "d"),
+    _f("gpu_count", "int", 1, "config", "GPUs serving the point (prefill + decode when disaggregated)", "GPUs", "GPUs", "int"),
+    _f("num_prefill_gpu", "int | None", None, "config", "Prefill GPUs (disaggregated)", "GPUs", "Prefill GPUs", "int"),
+    _f("num_decode_gpu", "int | None", None, "config", "Decode GPUs (disaggregated)", "GPUs", "Decode GPUs", "int"),
     _f("precision", "str", "", "config", "Weight precision (fp4, fp8, bf16, ...)", label="Precision"),
-    _f("tp", "int", 1, "config", "Tensor parallelism", label="TP", format="d"),
-    _f("ep", "int", 1, "config", "Expert parallelism", label="EP", format="d"),
+    _f("tp", "int", 1, "config", "Tensor parallelism", label="TP", format="int"),
+    _f("ep", "int", 1, "config", "Expert parallelism", label="EP", format="int"),
     _f("dp_attention", "bool", False, "config", "Data-parallel attention", label="DP attention"),
-    _f("pp", "int", 1, "config", "Pipeline parallelism", label="PP", format="d"),
-    _f("disagg", "bool", False, "config", "Prefill and decode on separate workers", label="Disaggregated"),
+    _f("pp", "int", 1, "config", "Pipeline parallelism", label="PP", format="int"),
+    _f("disagg", "bool", False, "config", "Prefill and decode on separate workers", label="Disaggregated serving"),
     _f("workers", "str", "", "config", "Disaggregated layout as JSON (prefill/decode tp, ep, workers); empty when aggregated"),
     _f("spec_method", "str", "none", "config", "Speculative decoding method (none, mtp, eagle, ...)", label="Speculative decoding"),
-    _f("isl", "int", 0, "config", "Input sequence length (prompt tokens requested)", "tokens", "ISL", "d"),
-    _f("osl", "int", 0, "config", "Output sequence length (tokens requested)", "tokens", "OSL", "d"),
-    _f("random_range_ratio", "float", 1.0, "config", "Lengths drawn uniformly in [ratio x length, length]", "", "Length ratio", ".3g"),
-    _f("conc", "int", 0, "config", "Concurrent requests (closed loop: virtual users)", "requests", "Concurrency", "d"),
-    _f("request_rate", "float | None", None, "config", "Open-loop arrival rate", "requests/s", "Request rate", ".3g"),
+    _f("isl", "int", 0, "config", "Input sequence length (prompt tokens requested)", "tokens", "Input sequence length", "int"),
+    _f("osl", "int", 0, "config", "Output sequence length (tokens requested)", "tokens", "Output sequence length", "int"),
+    _f("random_range_ratio", "float", 1.0, "config", "Lengths drawn uniformly in [ratio x length, length]", "", "Length ratio", "number"),
+    _f("conc", "int", 0, "config", "Concurrent requests (closed loop: virtual users)", "requests", "Concurrency", "int"),
+    _f("request_rate", "float | None", None, "config", "Open-loop arrival rate", "requests/s", "Request rate", "number"),
     _f("scenario", "str", "", "config", "Free label of the workload (e.g. 1k1k)", label="Scenario"),
     # counts
-    _f("num_requests", "int", 0, "counts", "Measured requests (warmup excluded)", "requests", "Requests", "d"),
-    _f("completed", "int", 0, "counts", "Successful measured requests", "requests", "Completed", "d"),
-    _f("failed", "int", 0, "counts", "Failed measured requests", "requests", "Failed", "d", "lower"),
-    _f("duration", "float", 0.0, "counts", "Benchmark window: first measured `sent_at` → last measured `done_at` (any outcome)", "s", "Duration", ".4g"),
-    _f("total_input_tokens", "int", 0, "counts", "Σ server `usage.prompt_tokens` over completed requests (client count where the server gave none)", "tokens", "Input tokens", "d"),
-    _f("total_output_tokens", "int", 0, "counts", "Σ server `usage.completion_tokens` over completed requests", "tokens", "Output tokens", "d"),
-    _f("client_input_tokens", "int | None", None, "counts", "Σ prompt lengths by the client's tokenizer, beside the server's", "tokens", "Client input tokens", "d"),
-    _f("prompt_token_deviation", "float | None", None, "counts", "Mean over requests of `(server − client) / client` prompt tokens", "fraction", "Prompt token deviation", ".3g"),
+    _f("num_requests", "int", 0, "counts", "Measured requests (warmup excluded)", "requests", "Requests", "int"),
+    _f("completed", "int", 0, "counts", "Successful measured requests", "requests", "Completed", "int"),
+    _f("failed", "int", 0, "counts", "Failed measured requests", "requests", "Failed", "int", "lower"),
+    _f("duration", "float", 0.0, "counts", "Benchmark window: first measured `sent_at` → last measured `done_at` (any outcome)", "s", "Duration", "number"),
+    _f("total_input_tokens", "int", 0, "counts", "Σ server `usage.prompt_tokens` over completed requests (client count where the server gave none)", "tokens", "Input tokens", "int"),
+    _f("total_output_tokens", "int", 0, "counts", "Σ server `usage.completion_tokens` over completed requests", "tokens", "Output tokens", "int"),
+    _f("client_input_tokens", "int | None", None, "counts", "Σ prompt lengths by the client's tokenizer, beside the server's", "tokens", "Client input tokens", "int"),
+    _f("prompt_token_deviation", "float | None", None, "counts", "Mean over requests of `(server − client) / client` prompt tokens", "fraction", "Prompt token deviation", "number"),
     *_latency_fields(),
     *_intvty_fields(),
     # throughput
     _f("tput_per_gpu", "float | None", None, "throughput", "`(input + output tokens) / duration / GPUs` (all GPUs serving)",
-       "tok/s/GPU", "Token throughput per GPU", ".4g", "higher", inferencex="tput_per_gpu"),
+       "tok/s/GPU", "Token throughput per GPU", "number", "higher", inferencex="tput_per_gpu"),
     _f("input_tput_per_gpu", "float | None", None, "throughput", "`input tokens / duration / GPUs`; disaggregated: `/ num_prefill_gpu`",
-       "tok/s/GPU", "Input token throughput per GPU", ".4g", "higher", inferencex="input_tput_per_gpu"),
+       "tok/s/GPU", "Input token throughput per GPU", "number", "higher", inferencex="input_tput_per_gpu"),
     _f("output_tput_per_gpu", "float | None", None, "throughput", "`output tokens / duration / GPUs`; disaggregated: `/ num_decode_gpu`",
-       "tok/s/GPU", "Output token throughput per GPU", ".4g", "higher", inferencex="output_tput_per_gpu"),
-    _f("request_throughput", "float | None", None, "throughput", "`completed / duration`", "requests/s", "Request throughput", ".4g", "higher"),
+       "tok/s/GPU", "Output token throughput per GPU", "number", "higher", inferencex="output_tput_per_gpu"),
+    _f("request_throughput", "float | None", None, "throughput", "`completed / duration`", "requests/s", "Request throughput", "number", "higher"),
     # energy
     _f("energy_j", "float | None", None, "energy", "GPU board energy over exactly the benchmark window, summed over the metered GPUs: NVML energy counter (mJ) interpolated at both edges (`energy_source` `nvml_energy_counter`), else power samples integrated by trapezoids over the window (`nvml_power_samples`); empty without NVML, `energy_note` says why (docs/gpu.md)",
-       "J", "Energy", ".4g"),
-    _f("avg_power_w", "float | None", None, "energy", "`energy_j / duration`", "W", "Average power", ".4g", inferencex="avg_power_w"),
+       "J", "Energy", "number"),
+    _f("avg_power_w", "float | None", None, "energy", "`energy_j / duration`", "W", "Average power", "number", inferencex="avg_power_w"),
     _f("joules_per_total_token", "float | None", None, "energy", "`energy_j / (total_input_tokens + total_output_tokens)`",
-       "J/token", "Measured energy per total token", ".4g", "lower", inferencex="joules_per_total_token"),
+       "J/token", "Measured energy per total token", "number", "lower", inferencex="joules_per_total_token"),
     _f("joules_per_input_token", "float | None", None, "energy", "`energy_j / total_input_tokens` (the whole energy: input and output do not add up)",
-       "J/token", "Measured energy per input token", ".4g", "lower", inferencex="joules_per_input_token"),
+       "J/token", "Measured energy per input token", "number", "lower", inferencex="joules_per_input_token"),
     _f("joules_per_output_token", "float | None", None, "energy", "`energy_j / total_output_tokens` (the whole energy: input and output do not add up)",
-       "J/token", "Measured energy per output token", ".4g", "lower", inferencex="joules_per_output_token"),
+       "J/token", "Measured energy per output token", "number", "lower", inferencex="joules_per_output_token"),
     _f("energy_source", "str", "", "energy", "`nvml_energy_counter`, `nvml_power_samples`, `reported` (imported) or empty"),
     _f("energy_note", "str", "", "energy", "Why energy is missing, when it is"),
     # quality
@@ -193,7 +206,7 @@ FIELDS: tuple[Field, ...] = (
     _f("gpu_name", "str", "", "provenance", "GPU model as NVML reports it"),
     _f("gpu_driver", "str", "", "provenance", "GPU driver version"),
     _f("tokenizer", "str", "", "provenance", "Tokenizer the client counted prompt tokens with"),
-    _f("seed", "int | None", None, "provenance", "Seed of the prompt generator", format="d"),
+    _f("seed", "int | None", None, "provenance", "Seed of the prompt generator", format="int"),
     _f("recipe", "str", "", "provenance", "The fully resolved recipe as JSON"),
     _f("extra", "dict[str, Any]", dict, "provenance", "Everything else worth keeping (schedule lag, goodput, client monitor, import notes)"),
 )

@@ -53,6 +53,21 @@ DETAIL_CHUNK = 2000
 """Points per detail file: small enough to load on a click, few enough files for 10^5 points."""
 
 
+POPULATION = ("model", "isl", "osl")
+"""Group fields the page fixes with its model and ISL/OSL pickers: a series label leaves them out."""
+
+
+def dashboard_meta() -> dict[str, Any]:
+    """The payload's ``meta``: every field's label, unit, direction and format from the field
+    registry (:func:`servemark.fields.fields_meta`), the frontier grouping key and the flags that
+    keep a point off a frontier (analysis/frontier.py is the one source), and ``population``: the
+    grouping fields the page fixes with its pickers. The page hard-codes none of them and draws
+    the same frontiers as ``servemark frontier``."""
+    meta = fields_meta(DEFAULT_GROUP, EXCLUDED_FLAGS)
+    meta["population"] = [f for f in POPULATION if f in DEFAULT_GROUP]
+    return meta
+
+
 ORDER = "hardware, engine, precision, date, conc, point_id"
 """Row order of the payload: the same in core and detail files (row i of chunk c is point c*CHUNK+i)."""
 
@@ -123,9 +138,7 @@ def load_payload(store: Store, generated_at: str = "") -> Payload:
         "later_columns": list(later),
         "detail_chunk": DETAIL_CHUNK,
         "sol": _load_sol(store),
-        # field labels/units/directions, the frontier's grouping key and excluded flags: the page
-        # reads these instead of hard-coding them (issue 12)
-        "meta": fields_meta(DEFAULT_GROUP, EXCLUDED_FLAGS),
+        "meta": dashboard_meta(),
     }
     return Payload(core=core, later={"columns": later}, details=_load_details(store, types) if n else [])
 
