@@ -2,7 +2,8 @@
 
 The goldens were written from the code before the two HF ``config.json`` parsers were merged
 (issue 12), so ``test_golden_spec.py`` proves the merge changed no number. Regenerate only on
-purpose: ``python tests/golden_spec_support.py [path/to/inferencex]``.
+purpose: ``python tests/golden_spec_support.py [path/to/inferencex]`` (``check_slice.json``:
+``check_outputs(tests/data/inferencex_slice)`` from commit 2754d12, the code before the merge).
 
 CLI outputs go through ``python -m servemark`` (what a user runs); synthesis plans through the
 library (``model synth`` without ``--dry-run`` writes gigabytes).

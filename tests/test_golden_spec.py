@@ -45,3 +45,10 @@ def test_sol_check_on_inferencex_unchanged(shared_dir):
     want = _load("check.json")
     got = json.loads(json.dumps(G.check_outputs(shared_dir / "data/inferencex"), default=str))
     assert got == want
+
+
+def test_sol_check_on_the_vendored_slice_unchanged():
+    """Same as above on tests/data/inferencex_slice, so a plain clone runs it (golden from 2754d12)."""
+    want = _load("check_slice.json")
+    got = json.loads(json.dumps(G.check_outputs(G.GOLDEN.parent / "inferencex_slice"), default=str))
+    assert got == want
