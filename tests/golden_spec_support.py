@@ -24,7 +24,6 @@ SOL_MODELS = ("deepseek-v3", "deepseek-r1", "llama-3.1-8b", "llama-3.1-70b", "ll
               "gpt-oss-120b", "qwen3-235b-a22b", "gemma-3-270m", "dsr1")
 SYNTH_PRESETS = ("llama-3.1-8b", "llama-3.1-70b", "llama-3.2-1b", "mistral-7b", "mixtral-8x7b",
                  "qwen2.5-7b", "qwen3-8b", "qwen3-30b-a3b", "tiny-llama")
-# the keys synthesis copies from a preset into the config.json it writes (before the merge)
 HARDWARE = {"deepseek-v3": "b200", "deepseek-r1": "h20", "dsr1": "mi355x", "llama-3.1-8b": "h100",
             "llama-3.1-70b": "h200", "llama-3.3-70b": "mi300x", "gpt-oss-120b": "b300",
             "qwen3-235b-a22b": "gb200", "gemma-3-270m": "l4"}
