@@ -51,7 +51,7 @@ class EngineHandle:
 @pytest.fixture(scope="session")
 def vllm_server(tmp_path_factory: pytest.TempPathFactory, demo_recipe_path: Path):
     from servemark.engines import RenderContext, adapter_for
-    from servemark.envs import vllm_cpu
+    from servemark.engine_envs import vllm_cpu
     from servemark.executors.local import LocalServer
     from servemark.models import demo
     from servemark.recipe import load_recipe

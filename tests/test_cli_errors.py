@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from servemark.envs import vllm_cpu
+from servemark.engine_envs import vllm_cpu
 from servemark.models import demo
 
 RECIPE = {

@@ -83,9 +83,8 @@ def test_layouts_are_ones_inferencex_ran(path: Path, shared_dir: Path) -> None:
 
 
 def test_plan_command_json_and_text() -> None:
-    from servemark.cli import _attach, app
+    from servemark.cli import app
 
-    _attach()
     runner = CliRunner()
     path = REPO / "recipes" / "inferencex" / "dsr1-fp8-h200-trt.yaml"
     res = runner.invoke(app, ["plan", str(path), "--json"])

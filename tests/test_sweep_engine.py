@@ -14,7 +14,7 @@ import pytest
 from servemark.loadgen.records_io import read_records
 from servemark.recipe import load_recipe
 from servemark.store import Store
-from servemark.sweep.runner import SweepOptions, run_recipe
+from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
 pytestmark = pytest.mark.engine
 
