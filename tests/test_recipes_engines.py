@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from servemark.engines.cli import build_plan
+from servemark.sweep.plan import build_plan
 from servemark.recipe import expand, load_recipe
 
 REPO = Path(__file__).resolve().parent.parent

@@ -20,7 +20,6 @@ from servemark import __version__
 from servemark.analysis import cli as analysis_cli
 from servemark.calibration import cli as calibration_cli
 from servemark.engine_envs import cli as engine_envs_cli
-from servemark.engines import cli as engines_cli
 from servemark.errors import ServemarkError
 from servemark.evals import cli as evals_cli
 from servemark.importers import cli as importers_cli
@@ -29,6 +28,7 @@ from servemark.report import cli as report_cli
 from servemark.report.dashboard import cli as dashboard_cli
 from servemark.sol import cli as sol_cli
 from servemark.sweep import cli as sweep_cli
+from servemark.sweep import plan as sweep_plan
 
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -61,7 +61,7 @@ app.add_typer(sweep_cli.app)  # run, demo
 app.add_typer(report_cli.app)  # report
 app.add_typer(calibration_cli.app)  # calibrate
 app.add_typer(analysis_cli.app)  # frontier, cost, compare, history
-app.add_typer(engines_cli.app)  # plan
+app.add_typer(sweep_plan.app)  # plan
 app.add_typer(importers_cli.app)  # gpu-data
 # command groups
 app.add_typer(engine_envs_cli.app, name="engine")
