@@ -57,12 +57,12 @@ def _key(tp: int, ep: int, dpa: bool) -> tuple[int, int, bool]:
 
 
 @pytest.mark.parametrize("path", MIRRORS, ids=[p.stem for p in MIRRORS])
-def test_layouts_are_ones_inferencex_ran(path: Path, shared_dir: Path) -> None:
+def test_layouts_are_ones_inferencex_ran(path: Path, inferencex_dir: Path) -> None:
     """Every DeepSeek-R1 layout of a mirror recipe appears in InferenceX's published results."""
     r = load_recipe(path)
     if not r.model.name.startswith("DeepSeek-R1"):
         pytest.skip("the shared InferenceX rows cover DeepSeek-R1 only")
-    rows = json.loads((shared_dir / "data" / "inferencex" / "benchmarks.json").read_text())
+    rows = json.loads((inferencex_dir / "benchmarks.json").read_text())
     fw = FRAMEWORK[(r.engine.name, r.engine.backend)]
     mine = [x for x in rows if x["hardware"] == r.hardware.name and x["framework"] == fw and x["precision"] == r.precision]
     assert mine, f"no InferenceX rows for {r.hardware.name} {fw} {r.precision}"
