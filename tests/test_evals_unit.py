@@ -207,7 +207,7 @@ def test_recipe_evals_never_raise_and_flag_when_endpoint_is_down(tmp_path: Path)
     recipe = parse_recipe({**BASE, "concurrency": [1, 2, 4], "evals": {
         "gsm8k": {"limit": 1, "shots": 0, "min_score": 0.1, "data": str(tmp_path / "missing.jsonl")},
         "agreement": {"reference": {"base_url": f"http://127.0.0.1:{port}"}, "limit": 1, "shots": 0,
-                      "data": str(SHARED)},
+                      "data": str(GSM8K)},
     }})
     pts = [_pt("p1", 1), _pt("p2", 2), _pt("p4", 4)]
     from servemark.evals import run_recipe_evals
