@@ -33,7 +33,7 @@ from servemark.metrics import summarize
 from servemark.metrics.summarize import window
 from servemark.sweep.provenance import host_info
 from servemark.telemetry.energy import EnergyMeter, apply_to_point
-from servemark.sweep.runtime import Runtime, resolve_runtime
+from servemark.executors.runtime import Runtime, resolve_runtime
 from servemark.workload.random_tokens import RandomPromptBuilder, load_tokenizer
 
 
