@@ -52,6 +52,8 @@ def _attach() -> None:
     from servemark.report.dashboard import cli as _dashboard  # noqa: F401
     from servemark.engines import cli as _engines_cli  # noqa: F401  (plan)
     from servemark.models import cli as _models_cli  # noqa: F401  (model synth)
+    from servemark.executors import cli as _executors_cli  # noqa: F401  (submit, job-task)
+    from servemark.bundles import cli as _bundles_cli  # noqa: F401  (export, import bundle)
 
 
 def main() -> None:
