@@ -54,4 +54,4 @@ class Calibration:
         return launches
 
     def version_argv(self, ctx: RenderContext) -> list[str] | None:
-        return None
+        return [ctx.python, "-c", "import servemark; print('calibration', servemark.__version__)"]
