@@ -302,7 +302,8 @@ def run_job(job: JobFiles, db: Path, runs_dir: Path, console: Console, detach: b
         raise
     bad = {t: s for t, s in states.items() if s not in TERMINAL_OK}
     collect(job, db, runs_dir, console)
-    by_run = _mark_runs(job, db, "failed" if bad else "partial")
+    stopped = bad and all(s.startswith(("CANCELLED", "PREEMPTED")) for s in bad.values())
+    by_run = _mark_runs(job, db, "interrupted" if stopped else "failed" if bad else "partial")
     if bad:
         raise ServemarkError(f"Slurm job {job_id}: task(s) {', '.join(f'{t} {s}' for t, s in sorted(bad.items()))}; "
                              f"output in {job.dir}; measured points are kept (resume with --resume)")
