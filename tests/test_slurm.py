@@ -151,7 +151,7 @@ def test_cancelled_job_then_resume_ends_with_exactly_the_planned_points(tmp_path
     lines = read_until(proc, r"conc\s+2:")
     subprocess.run(["scancel", job_id(lines)], check=True, timeout=30)
     out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 1 and "CANCELLED" in out, out
+    assert proc.returncode != 0 and "CANCELLED" in out, out
     points, (run,) = stored(tmp_path)
     assert 2 <= len(points) < 5 and run["status"] == "interrupted"
 
