@@ -55,10 +55,10 @@ class SlurmSpec(Strict):
     """``executor.slurm``: how the job is asked for. Values become ``#SBATCH`` lines and ``srun``
     arguments, never shell text: each is checked to be one plain word."""
 
-    partition: str | None = Field(default=None, pattern=_SLURM_VALUE)
-    account: str | None = Field(default=None, pattern=_SLURM_VALUE)
-    qos: str | None = Field(default=None, pattern=_SLURM_VALUE)
-    time: str = Field(default="02:00:00", pattern=r"[0-9]+(-[0-9]+)?(:[0-9]+){0,2}")
+    partition: str | None = Field(default=None, pattern=f"^{_SLURM_VALUE}$")
+    account: str | None = Field(default=None, pattern=f"^{_SLURM_VALUE}$")
+    qos: str | None = Field(default=None, pattern=f"^{_SLURM_VALUE}$")
+    time: str = Field(default="02:00:00", pattern=r"^[0-9]+(-[0-9]+)?(:[0-9]+){0,2}$")
     """Wall-clock limit per job (array task), Slurm's ``[D-]HH:MM:SS``."""
     nodes: int | None = Field(default=None, ge=1)
     """Nodes per job; default: what the layout needs (prefill, decode and router roles placed by
