@@ -77,10 +77,15 @@ def _run_files(run_dir: Path, point_ids: set[str]) -> dict[str, bytes]:
 def export_run(db: Path, run_id: str, out: Path) -> dict[str, Any]:
     """Write run ``run_id`` of store ``db`` to bundle ``out``; returns the manifest."""
     with Store(db, read_only=True) as store:
-        rows = store.query("SELECT * FROM runs WHERE run_id = ?", [run_id])
-        if not rows:
-            raise BundleError(f"no run {run_id!r} in {db}")
-        points = store.points("run_id = ?", [run_id])
+        return export_from(store, run_id, out)
+
+
+def export_from(store: Store, run_id: str, out: Path) -> dict[str, Any]:
+    """:func:`export_run` on a store already open (many runs exported in a row)."""
+    rows = store.query("SELECT * FROM runs WHERE run_id = ?", [run_id])
+    if not rows:
+        raise BundleError(f"no run {run_id!r} in {store.path}")
+    points = store.points("run_id = ?", [run_id])
     run = rows[0]
     members: dict[str, bytes] = {
         "run.json": json.dumps(run, sort_keys=True, default=str).encode(),
@@ -177,31 +182,45 @@ def _points_table(b: Bundle) -> pa.Table:
     return table.select(keep)
 
 
+def _last_per_id(table: pa.Table) -> pa.Table:
+    """One row per ``point_id`` (the last one), so overlapping bundles in one call insert once."""
+    last = {pid: i for i, pid in enumerate(table.column("point_id").to_pylist())}
+    return table if len(last) == table.num_rows else table.take(sorted(last.values()))
+
+
 def import_bundles(paths: list[Path], db: Path, runs_dir: Path) -> ImportResult:
-    """Verify every bundle first (all or nothing), then merge them into ``db`` and ``runs_dir``."""
+    """Verify every bundle first (all or nothing), then merge them into ``db`` and ``runs_dir``.
+
+    All points go in as one Arrow table and one transaction, and the run rows as another: the
+    cost of merging is then that of reading the bundles, not of a thousand small commits.
+    """
     bundles = [_read(Path(p)) for p in paths]
-    res = ImportResult()
+    res = ImportResult(bundles=len(bundles))
+    runs: dict[str, dict[str, Any]] = {}
+    tables: list[pa.Table] = []
+    for b in bundles:
+        run = json.loads(b.files["run.json"])
+        rid = run["run_id"]
+        run_dir = runs_dir / rid
+        for name, data in b.files.items():
+            if name.startswith(("records/", "logs/")) or name in ("recipe.json", "plan.json"):
+                dest = run_dir / name.removeprefix("logs/")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(data)
+        runs[rid] = _merge_run(runs.get(rid), {**run, "run_dir": str(run_dir)})
+        tables.append(_points_table(b))
+        res.points += tables[-1].num_rows
+    res.runs = list(runs)
+    incoming = _last_per_id(pa.concat_tables(tables, promote_options="default")) if tables else None
     with Store(db) as store:
-        for b in bundles:
-            run = json.loads(b.files["run.json"])
-            rid = run["run_id"]
-            run_dir = runs_dir / rid
-            table = _points_table(b)
-            ids = table.column("point_id").to_pylist()
-            have = {r["point_id"] for r in store.query("SELECT point_id FROM points WHERE point_id IN (SELECT unnest(?))", [ids])}
-            for name, data in b.files.items():
-                if name.startswith(("records/", "logs/")) or name in ("recipe.json", "plan.json"):
-                    dest = run_dir / (name.removeprefix("logs/"))
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    dest.write_bytes(data)
-            old = store.query("SELECT * FROM runs WHERE run_id = ?", [rid])
-            merged = _merge_run(old[0] if old else None, {**run, "run_dir": str(run_dir)})
-            upsert_table(store, pa.Table.from_pylist([merged], schema=pa.schema(
-                [(c, pa.string()) for c in RUN_COLUMNS])), "runs", "run_id")
-            upsert_table(store, table)
-            res.bundles += 1
-            res.points += len(ids)
-            res.added += len(set(ids) - have)
-            if rid not in res.runs:
-                res.runs.append(rid)
+        if incoming is not None and incoming.num_rows:
+            ids = incoming.column("point_id").to_pylist()
+            have = store.query("SELECT count(*) AS n FROM points WHERE point_id IN (SELECT unnest(?))", [ids])[0]["n"]
+            res.added = len(ids) - int(have)
+            upsert_table(store, incoming)
+        old = {r["run_id"]: r for r in store.query("SELECT * FROM runs WHERE run_id IN (SELECT unnest(?))", [list(runs)])}
+        rows = [_merge_run(old.get(rid), row) for rid, row in runs.items()]
+        if rows:
+            upsert_table(store, pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.string()) for c in RUN_COLUMNS])),
+                         "runs", "run_id")
     return res

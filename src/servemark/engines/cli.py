@@ -74,6 +74,11 @@ def render_layout(recipe: Recipe, layout: Layout, workdir: str = WORKDIR_PLACEHO
 def _container(recipe: Recipe, lg: Launch, model_path: str) -> dict[str, Any] | None:
     if recipe.executor.kind == "local":
         return None
+    if recipe.executor.kind == "slurm":  # a step on the allocation's node of this launch's rank
+        from servemark.executors.placement import Node, srun_argv
+
+        node = Node(f"<node{lg.node}>", "")
+        return {"prepare": [], "run": srun_argv(lg, node, recipe.executor.image, recipe.executor.mounts)}
     from servemark.executors.container import container_commands
 
     c = container_commands(lg, recipe.executor, model_path, WORKDIR_PLACEHOLDER,
@@ -92,9 +97,14 @@ def build_plan(recipe: Recipe) -> dict[str, Any]:
             "gpus": lay.gpus,
             "launches": [{**lg.to_dict(), "container": _container(recipe, lg, model_path)} for lg in launches],
         })
-    return {"recipe": recipe.name, "recipe_hash": recipe_hash(recipe), "engine": recipe.engine.name,
+    plan = {"recipe": recipe.name, "recipe_hash": recipe_hash(recipe), "engine": recipe.engine.name,
             "hardware": recipe.hardware.name, "executor": recipe.executor.kind,
             "points": [p.to_dict() for p in expand(recipe)], "layouts": layouts}
+    if recipe.executor.kind == "slurm":
+        from servemark.executors.slurm import job_plan
+
+        plan["slurm"] = job_plan(recipe)
+    return plan
 
 
 def _layout_label(d: dict[str, Any]) -> str:
@@ -128,6 +138,12 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
                 console.print(f"    file {path}:", highlight=False, markup=False)
                 for line in text.rstrip().splitlines():
                     console.print("      " + line, highlight=False, markup=False)
+    if plan.get("slurm"):
+        job = plan["slurm"]
+        console.print(f"\n[bold]Slurm batch script[/] ({job['nodes']} node(s) per job; servemark job-task runs the "
+                      "sweep on the first node and starts each process above with srun on its node):")
+        for line in job["batch_script"].splitlines():
+            console.print("  " + line, highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("plan")

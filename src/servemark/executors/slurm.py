@@ -104,6 +104,13 @@ def batch_script(spec: SlurmSpec, name: str, nodes: int, job_dir: Path, n_tasks:
     return "\n".join(lines) + "\n"
 
 
+def job_plan(recipe: Recipe) -> dict[str, Any]:
+    """What ``servemark plan`` shows for a Slurm recipe: nodes per job and the batch script."""
+    nodes = max(nodes_needed(recipe, lay) for lay in recipe.layouts)
+    spec = recipe.executor.slurm or SlurmSpec()
+    return {"nodes": nodes, "batch_script": batch_script(spec, recipe.name, nodes, Path("RUNS/slurm/JOB"), 1, False)}
+
+
 def _stamp() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
