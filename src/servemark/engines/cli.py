@@ -130,7 +130,8 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
             if lg["container"]:
                 for argv in lg["container"]["prepare"]:
                     console.print("    " + shlex.join(argv), highlight=False, markup=False, soft_wrap=True)
-                console.print("    " + shlex.join(lg["container"]["run"]), highlight=False, markup=False, soft_wrap=True)
+                pre = env + " " if env and plan["executor"] == "slurm" else ""  # srun passes the environment on
+                console.print("    " + pre + shlex.join(lg["container"]["run"]), highlight=False, markup=False, soft_wrap=True)
             else:
                 console.print("    " + (env + " " if env else "") + shlex.join(lg["argv"]), highlight=False, markup=False,
                               soft_wrap=True)
