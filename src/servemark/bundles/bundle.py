@@ -23,8 +23,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -194,11 +196,14 @@ def import_bundles(paths: list[Path], db: Path, runs_dir: Path) -> ImportResult:
     All points go in as one Arrow table and one transaction, and the run rows as another: the
     cost of merging is then that of reading the bundles, not of a thousand small commits.
     """
-    bundles = [_read(Path(p)) for p in paths]
+    # reading is gunzip, SHA-256 and Parquet decoding, all of which release the GIL: use the cores
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        bundles = list(pool.map(lambda p: _read(Path(p)), paths))
+        point_tables = list(pool.map(_points_table, bundles))
     res = ImportResult(bundles=len(bundles))
     runs: dict[str, dict[str, Any]] = {}
     tables: list[pa.Table] = []
-    for b in bundles:
+    for b, table in zip(bundles, point_tables):
         run = json.loads(b.files["run.json"])
         rid = run["run_id"]
         run_dir = runs_dir / rid
@@ -208,7 +213,7 @@ def import_bundles(paths: list[Path], db: Path, runs_dir: Path) -> ImportResult:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(data)
         runs[rid] = _merge_run(runs.get(rid), {**run, "run_dir": str(run_dir)})
-        tables.append(_points_table(b))
+        tables.append(table)
         res.points += tables[-1].num_rows
     res.runs = list(runs)
     incoming = _last_per_id(pa.concat_tables(tables, promote_options="default")) if tables else None
