@@ -129,6 +129,8 @@ def test_sweep_runs_as_a_slurm_job_and_its_points_land_in_the_store(tmp_path: Pa
     run_dir = tmp_path / "runs" / run["run_id"]
     assert (run_dir / "engine-L0-server.log").is_file() and len(list((run_dir / "records").glob("*.parquet"))) == 2
     assert list((tmp_path / "runs" / "slurm").glob("*/slurm-*.out")), "the job's output is kept next to its script"
+    (client_log,) = run_dir.glob("slurm-*-0.log")  # and the runner's (client's) log in the run folder
+    assert "conc    2" in client_log.read_text()
 
 
 def test_two_node_disaggregated_layout_places_prefill_and_decode_on_n1_and_n2(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ A bundle is a gzip'd tar holding:
   bytes and SHA-256;
 - ``run.json`` (the run row), ``points.parquet`` (the run's points, the store's columns),
   ``recipe.json`` (resolved recipe), ``plan.json`` (planned points with their ids);
-- ``records/<point>.parquet`` (request records) and ``logs/`` (engine logs, launch files).
+- ``records/<point>.parquet`` (request records) and ``logs/`` (engine logs, launch files, the
+  Slurm task's own log).
 
 Import reads the whole bundle and checks it before touching the store: every member listed
 with the right size and checksum, nothing unlisted, the tar complete. A truncated or altered
@@ -70,7 +71,7 @@ def _run_files(run_dir: Path, point_ids: set[str]) -> dict[str, bytes]:
     for f in sorted((run_dir / "records").glob("*.parquet")):
         if f.stem in point_ids:
             out[f"records/{f.name}"] = f.read_bytes()
-    for pattern in ("engine-*.log", "launch-*.json"):
+    for pattern in ("engine-*.log", "launch-*.json", "slurm-*.log"):
         for f in sorted(run_dir.glob(pattern)):
             out[f"logs/{f.name}"] = f.read_bytes()
     return out

@@ -334,10 +334,6 @@ def run_as_job(recipe: Recipe, opts: Any, console: Console) -> Any:
 
 def run_task(job_dir: Path, index: int, console: Console) -> None:
     """Inside the allocation: measure task ``index`` of the job into its store, then bundle it."""
-    from servemark.bundles import export_run
-    from servemark.recipe import load_recipe
-    from servemark.sweep.runner import SweepOptions, run_recipe
-
     tasks = [Task(**t) for t in json.loads((job_dir / "tasks.json").read_text())]
     if not 0 <= index < len(tasks):
         raise ServemarkError(f"{job_dir}: no task {index} (the job has {len(tasks)})")
@@ -347,6 +343,34 @@ def run_task(job_dir: Path, index: int, console: Console) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _term)
+    run_dir = Path(t.runs_dir) / t.run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    job = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID", "job")
+    with open(run_dir / f"slurm-{job}-{index}.log", "a") as log:  # the client's log, in the run folder too
+        _run_task(t, index, Console(file=_Tee(console.file, log), soft_wrap=True))
+
+
+class _Tee:
+    """A console file that writes to the job's output (streamed to the head) and a run-folder log."""
+
+    def __init__(self, *files: Any):
+        self.files = files
+
+    def write(self, text: str) -> int:
+        for f in self.files:
+            f.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for f in self.files:
+            f.flush()
+
+
+def _run_task(t: Task, index: int, console: Console) -> None:
+    from servemark.bundles import export_run
+    from servemark.recipe import load_recipe
+    from servemark.sweep.runner import SweepOptions, run_recipe
+
     console.print(f"task {index} on {os.environ.get('SLURMD_NODENAME', '?')} (job {os.environ.get('SLURM_JOB_ID', '?')}, "
                   f"restart {os.environ.get('SLURM_RESTART_COUNT', '0')}): run {t.run_id}")
     opts = SweepOptions(db=Path(t.db), runs_dir=Path(t.runs_dir), api_key=os.environ.get("SERVEMARK_API_KEY"),
