@@ -156,12 +156,20 @@ def submit(job: JobFiles) -> str:
     return job.job_id
 
 
-def queued(job_id: str) -> dict[str, str]:
-    """Tasks of the job still known to the queue -> state (empty once all have left it)."""
-    done = _run(["squeue", "-h", "-r", "-j", job_id, "-o", "%i %T"])
-    if done.returncode != 0:  # squeue errors on a job id it no longer knows
-        return {}
-    return dict(line.split(None, 1) for line in done.stdout.splitlines() if line.strip())
+def queued(job_id: str, tries: int = 10) -> dict[str, str]:
+    """Tasks of the job still known to the queue -> state (empty once all have left it).
+
+    ``squeue`` also fails when the controller is briefly unreachable; that is retried, not
+    taken for the end of the job (only "Invalid job id" means the queue has forgotten it).
+    """
+    for attempt in range(tries):
+        done = _run(["squeue", "-h", "-r", "-j", job_id, "-o", "%i %T"])
+        if done.returncode == 0:
+            return dict(line.split(None, 1) for line in done.stdout.splitlines() if line.strip())
+        if "Invalid job id" in done.stderr:
+            return {}
+        time.sleep(min(2 ** attempt, 30))
+    raise ServemarkError(f"squeue keeps failing for job {job_id}: {done.stderr.strip()}; the job is not cancelled")
 
 
 def final_states(job_id: str) -> dict[str, str]:
