@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from servemark.analysis.columnar import upsert_points
 from servemark.bundles import export_from, import_bundles
 from servemark.loadgen.records_io import write_records
 from servemark.point import Point
@@ -51,7 +50,7 @@ def make_run(store: Store, runs: Path, k: int, n_points: int, n_requests: int, r
                             gpu_count=8, isl=1024, osl=128, conc=conc, num_requests=n_requests, completed=n_requests,
                             median_intvty=intvty, median_tpot=1 / intvty, tput_per_gpu=float(rng.uniform(500, 5000)),
                             date="2026-11-29", extra={"placement": {"server": f"node{k % 64}", "client": f"node{k % 64}"}}))
-    upsert_points(store, points)
+    store.add_points(points)
     store.upsert_run({"run_id": rid, "name": f"bench-{k % 20}", "kind": "sweep", "status": "done",
                       "started_at": "2026-11-29T00:00:00+00:00", "finished_at": "2026-11-29T01:00:00+00:00",
                       "run_dir": str(run_dir)})

@@ -36,10 +36,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from servemark.analysis.columnar import point_rows_table, upsert_table
 from servemark.errors import ServemarkError
-from servemark.store import Store
-from servemark.store.db import POINT_COLUMNS, RUN_COLUMNS
+from servemark.store import POINT_COLUMNS, Store, point_rows_table
+from servemark.store.db import RUN_COLUMNS
 
 FORMAT = "servemark-bundle"
 VERSION = 1
@@ -223,10 +222,8 @@ def import_bundles(paths: list[Path], db: Path, runs_dir: Path) -> ImportResult:
             ids = incoming.column("point_id").to_pylist()
             have = store.query("SELECT count(*) AS n FROM points WHERE point_id IN (SELECT unnest(?))", [ids])[0]["n"]
             res.added = len(ids) - int(have)
-            upsert_table(store, incoming)
+            store.upsert_table(incoming)
         old = {r["run_id"]: r for r in store.query("SELECT * FROM runs WHERE run_id IN (SELECT unnest(?))", [list(runs)])}
         rows = [_merge_run(old.get(rid), row) for rid, row in runs.items()]
-        if rows:
-            upsert_table(store, pa.Table.from_pylist(rows, schema=pa.schema([(c, pa.string()) for c in RUN_COLUMNS])),
-                         "runs", "run_id")
+        store.upsert_runs(rows)
     return res
