@@ -77,6 +77,11 @@ def nodes_needed(recipe: Recipe, layout: Layout) -> int:
     return -(-layout.gpus // recipe.hardware.gpus_per_node)
 
 
+def _plain(name: str) -> str:
+    """A recipe name as a job name or folder name (letters, digits, ``_.-``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", name)
+
+
 def _servemark_argv(spec: SlurmSpec) -> list[str]:
     return list(spec.servemark) if spec.servemark else [sys.executable, "-m", "servemark"]
 
@@ -87,7 +92,7 @@ def batch_script(spec: SlurmSpec, name: str, nodes: int, job_dir: Path, n_tasks:
         raise ServemarkError(f"the job folder {job_dir} has characters Slurm's #SBATCH lines cannot carry; "
                              "use a --runs-dir without spaces")
     out = "slurm-%A_%a.out" if array else "slurm-%j.out"
-    opts = [f"--job-name=servemark-{re.sub(r'[^A-Za-z0-9_.-]', '-', name)}", f"--nodes={nodes}",
+    opts = [f"--job-name=servemark-{_plain(name)}", f"--nodes={nodes}",
             "--ntasks-per-node=1", f"--time={spec.time}", "--requeue", "--open-mode=append",
             f"--output={job_dir}/{out}"]
     for key in ("partition", "account", "qos", "gpus_per_node", "cpus_per_task"):
@@ -117,7 +122,8 @@ def _stamp() -> str:
 
 def write_job(recipes: list[Recipe], runs_dir: Path, run_ids: list[str], array: bool) -> JobFiles:
     """Job folder with the recipes, the task list and the batch script (nothing is submitted)."""
-    job_dir = runs_dir / "slurm" / f"{_stamp()}-{recipes[0].name}"
+    runs_dir = runs_dir.resolve()  # the job runs elsewhere: no path relative to this shell
+    job_dir = runs_dir / "slurm" / f"{_stamp()}-{_plain(recipes[0].name)}"
     job_dir.mkdir(parents=True, exist_ok=True)
     tasks: list[Task] = []
     nodes = 1
