@@ -26,12 +26,13 @@ KEY_CHARS = 12
 def identity(recipe: Recipe, pp: PlannedPoint, trial: int = 0, rhash: str | None = None) -> dict[str, Any]:
     """The fields that name one planned measurement, as a plain dict (also kept for provenance)."""
     eng = recipe.engine.name + (f"-{recipe.engine.build}" if recipe.engine.build else "")
+    plain = pp.to_dict()  # layout and scenario as plain JSON values
     return {
         "recipe_hash": rhash or recipe_hash(recipe),
         "model": recipe.model.name,
         "engine": eng,
-        "layout": pp.layout,
-        "scenario": pp.scenario,
+        "layout": plain["layout"],
+        "scenario": plain["scenario"],
         "load": {"conc": pp.conc},
         "trial": trial,
     }
