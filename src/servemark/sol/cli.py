@@ -64,10 +64,10 @@ def hardware_cmd(as_json: bool = JSON_OPT) -> None:
 def model_cmd(model: str = typer.Argument(..., help="Shipped name (e.g. deepseek-r1, dsr1) or a config.json path."),
               as_json: bool = JSON_OPT) -> None:
     """Parameter counts and cache size of a model spec."""
-    from servemark.sol.model_spec import load_model_spec
+    from servemark.modelspec.architecture import load_architecture
     from servemark.sol.precision import profile_for
 
-    s = load_model_spec(model)
+    s = load_architecture(model)
     kv = {p: float(profile_for(s, p, "realistic").kv_bytes_per_token_layer(s).sum()) for p in ("bf16", "fp8")}
     d = {"name": s.name, "source": s.source, "layers": s.n_layers, "total_params": s.total_params,
          "active_params": s.active_params, "active_params_with_embedding": s.active_params_with_embedding,
