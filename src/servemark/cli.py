@@ -52,6 +52,7 @@ def _attach() -> None:
     from servemark.report.dashboard import cli as _dashboard  # noqa: F401
     from servemark.engines import cli as _engines_cli  # noqa: F401  (plan)
     from servemark.models import cli as _models_cli  # noqa: F401  (model synth)
+    from servemark.peers import cli as _peers_cli  # noqa: F401  (peer install|list, conformance)
 
 
 def main() -> None:
