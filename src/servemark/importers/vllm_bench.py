@@ -1,4 +1,8 @@
-"""Import ``vllm bench serve --save-result`` JSON (one object, or JSON lines from --append-result).
+"""Import ``vllm bench serve --save-result`` JSON (one object, or JSON lines from --append-result),
+and ``vllm bench sweep serve`` outputs: the experiment folder (every ``run=N.json`` below it), a
+combination's ``summary.json`` (a list of runs) or the experiment's ``summary.csv``. A sweep run's
+file is the same result object plus ``run_number`` and the swept parameters (serve parameters
+such as ``max_num_seqs`` land in ``extra``).
 
 Explicit mapping (vLLM reports milliseconds and whole-deployment throughput):
 
@@ -56,7 +60,35 @@ class VllmBenchContext:
     osl: int | None = None
 
 
+def _csv_value(v: str) -> Any:
+    if v == "":
+        return None
+    try:
+        f = float(v)
+    except ValueError:
+        return v
+    return int(f) if f.is_integer() and "." not in v and "e" not in v.lower() else f
+
+
+def _load_csv(path: Path) -> list[dict[str, Any]]:
+    """``summary.csv`` of a sweep: pandas' ``to_csv`` of the run objects (first column the index)."""
+    import csv
+
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or "total_token_throughput" not in rows[0]:
+        raise ServemarkError(f"{path}: not a vLLM sweep summary.csv (no 'total_token_throughput' column)")
+    return [{k: _csv_value(v) for k, v in r.items() if k} for r in rows]
+
+
 def _load(path: Path) -> list[dict[str, Any]]:
+    if path.is_dir():
+        files = sorted(path.rglob("run=*.json"))
+        if not files:
+            raise ServemarkError(f"{path}: a folder, but no vLLM sweep results (run=N.json) below it")
+        return [o for f in files for o in _load(f)]
+    if path.suffix == ".csv":
+        return _load_csv(path)
     try:
         text = path.read_text()
     except FileNotFoundError:

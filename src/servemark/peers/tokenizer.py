@@ -3,9 +3,11 @@
 Peers count tokens with a Hugging Face tokenizer they load from a folder; the calibration server
 counts prompt tokens as whitespace-separated words and sends completion tokens as ``" tok"``. A
 ``WordLevel`` model behind a ``WhitespaceSplit`` pre-tokenizer gives every whitespace-separated
-word exactly one token (unknown words become ``[UNK]``, still one), so a peer's token counts equal
+word exactly one token, so a peer's token counts equal
 the server's and any disagreement in a conformance run is the peer's definition, not a tokenizer
-mismatch. Nothing is downloaded: the folder is written from this module.
+mismatch. Unknown words become the ordinary word ``unk`` (not a special token: peers decode
+with ``skip_special_tokens`` and would otherwise drop them and send shorter prompts). Nothing is
+downloaded: the folder is written from this module.
 """
 
 from __future__ import annotations
@@ -13,20 +15,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-SPECIALS = ["[UNK]", "[PAD]", "[BOS]", "[EOS]"]
+UNK = "unk"
+SPECIALS = ["[PAD]", "[BOS]", "[EOS]"]
 # syllable words: a vocabulary large enough for peers that sample random token ids
 _ONSETS = ["b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z"]
 _VOWELS = ["a", "e", "i", "o", "u"]
 
 
 def vocabulary() -> list[str]:
-    words = ["tok"]
+    words = [UNK, "tok"]
     for a in _ONSETS:
         for v in _VOWELS:
             for b in _ONSETS:
                 for w in _VOWELS:
                     words.append(a + v + b + w)
-    return SPECIALS + words
+    return words + SPECIALS
 
 
 def write(folder: Path) -> Path:
@@ -35,13 +38,13 @@ def write(folder: Path) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     vocab = {w: i for i, w in enumerate(vocabulary())}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tok.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins words with single spaces
-    tok.add_special_tokens(SPECIALS[1:])  # [UNK] is an ordinary word: decoding keeps it
+    tok.add_special_tokens(SPECIALS)
     tok.save(str(folder / "tokenizer.json"))
     (folder / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "PreTrainedTokenizerFast", "unk_token": "[UNK]", "pad_token": "[PAD]",
+        "tokenizer_class": "PreTrainedTokenizerFast", "pad_token": "[PAD]",
         "bos_token": "[BOS]", "eos_token": "[EOS]", "model_max_length": 1_000_000,
         "clean_up_tokenization_spaces": False,
         "chat_template": "{% for m in messages %}{{ m['content'] }} {% endfor %}",

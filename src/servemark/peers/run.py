@@ -1,0 +1,98 @@
+"""Run one peer against a server on a given workload and collect its result files.
+
+Each peer gets the same workload, expressed in its own command-line words: the OpenAI
+completions API, ``isl`` prompt tokens and exactly ``osl`` output tokens (ignore EOS),
+``num_requests`` requests either closed-loop at ``concurrency`` or open-loop at
+``request_rate`` (Poisson, ``seed``). Commands are argv lists. The result files are what the
+importers read (``servemark.importers.<peer>``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from servemark.errors import ServemarkError
+from servemark.peers import install
+
+
+@dataclass
+class Workload:
+    base_url: str
+    tokenizer: Path
+    """A local Hugging Face tokenizer folder (the calibration tokenizer against the calibration server)."""
+    model: str = "calibration"
+    isl: int = 16
+    osl: int = 32
+    num_requests: int = 24
+    concurrency: int = 4
+    request_rate: float | None = None
+    """Open loop (Poisson arrivals) when set; ``concurrency`` then caps requests in flight."""
+    seed: int = 1
+    workers: int | None = None
+    """Client processes, for peers that have them (AIPerf); None = the peer's default."""
+
+
+@dataclass
+class PeerRun:
+    """What one peer run produced: its command, exit code, result files, wall time and log."""
+
+    peer: str
+    argv: list[str]
+    returncode: int
+    files: list[Path]
+    wall_s: float
+    log: Path
+    cpu_s: float | None = None
+    """The client's CPU seconds (user+system of the peer and its children, whole run incl. start-up)."""
+    extra: dict = field(default_factory=dict)
+
+
+def _vllm_bench(w: Workload, out: Path) -> list[str]:
+    argv = [*install.executable("vllm-bench"), "--backend", "vllm", "--base-url", w.base_url,
+            "--endpoint", "/v1/completions", "--model", w.model, "--tokenizer", str(w.tokenizer),
+            "--dataset-name", "random", "--random-input-len", str(w.isl), "--random-output-len", str(w.osl),
+            "--num-prompts", str(w.num_requests), "--ignore-eos", "--seed", str(w.seed),
+            "--ready-check-timeout-sec", "0", "--save-result", "--result-dir", str(out),
+            "--result-filename", "vllm_bench.json", "--percentile-metrics", "ttft,tpot,itl,e2el",
+            "--metric-percentiles", "50,90,99", "--disable-tqdm"]
+    argv += ["--max-concurrency", str(w.concurrency)] if w.concurrency else []
+    argv += ["--request-rate", str(w.request_rate)] if w.request_rate else []
+    return argv
+
+
+BUILDERS = {"vllm-bench": _vllm_bench}
+RESULT_GLOBS = {"vllm-bench": "vllm_bench.json"}
+
+
+def argv_for(peer: str, w: Workload, out: Path) -> list[str]:
+    if peer not in BUILDERS:
+        raise ServemarkError(f"no runner for peer {peer!r}; known: {', '.join(BUILDERS)}")
+    return BUILDERS[peer](w, out)
+
+
+def run_peer(peer: str, w: Workload, out: Path, timeout_s: float = 600.0) -> PeerRun:
+    """Run ``peer`` to completion (bounded by ``timeout_s``); never raises for the peer's own failure."""
+    out.mkdir(parents=True, exist_ok=True)
+    argv = argv_for(peer, w, out)
+    log = out / f"{peer}.log"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("PYTHONPATH", None)  # the peer runs in its own environment, never on servemark's path
+    t0, w0 = os.times(), time.perf_counter()
+    with open(log, "w") as fh:
+        fh.write(json.dumps(argv) + "\n")
+        fh.flush()
+        try:
+            rc = subprocess.run(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                cwd=out, timeout=timeout_s).returncode
+        except subprocess.TimeoutExpired:
+            rc = 124
+    t1 = os.times()
+    cpu = (t1.children_user + t1.children_system) - (t0.children_user + t0.children_system)
+    files = sorted(p for p in out.rglob(RESULT_GLOBS[peer]) if p.is_file())
+    return PeerRun(peer, argv, rc, files, time.perf_counter() - w0, log, cpu_s=cpu)

