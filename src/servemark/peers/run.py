@@ -65,8 +65,73 @@ def _vllm_bench(w: Workload, out: Path) -> list[str]:
     return argv
 
 
-BUILDERS = {"vllm-bench": _vllm_bench}
-RESULT_GLOBS = {"vllm-bench": "vllm_bench.json"}
+def _aiperf(w: Workload, out: Path) -> list[str]:
+    argv = [*install.executable("aiperf"), "profile", "--model", w.model, "--url", w.base_url,
+            "--endpoint-type", "completions", "--streaming", "--tokenizer", str(w.tokenizer),
+            "--synthetic-input-tokens-mean", str(w.isl), "--synthetic-input-tokens-stddev", "0",
+            "--output-tokens-mean", str(w.osl), "--output-tokens-stddev", "0",
+            "--extra-inputs", "ignore_eos:true", "--request-count", str(w.num_requests),
+            "--random-seed", str(w.seed), "--artifact-dir", str(out / "aiperf"), "--ui-type", "none"]
+    if w.request_rate:
+        argv += ["--request-rate", str(w.request_rate), "--request-rate-mode", "poisson"]
+        argv += ["--concurrency", str(w.concurrency)] if w.concurrency else []
+    else:
+        argv += ["--concurrency", str(w.concurrency)]
+    argv += ["--workers-max", str(w.workers)] if w.workers else []
+    return argv
+
+
+def _guidellm(w: Workload, out: Path) -> list[str]:
+    """GuideLLM 0.8 takes its settings as a scenario file; written next to the results."""
+    profile: dict = ({"kind": "poisson", "rate": w.request_rate} if w.request_rate
+                     else {"kind": "concurrent", "streams": w.concurrency})
+    if w.request_rate and w.concurrency:
+        profile["max_concurrency"] = w.concurrency
+    spec = {"spec": {
+        "backend": {"kind": "openai_http", "target": w.base_url, "model": w.model,
+                    "request_format": "/v1/completions", "validate_backend": False},
+        "profile": profile,
+        "data": [{"kind": "synthetic_text", "prompt_tokens": w.isl, "output_tokens": w.osl}],
+        "tokenizer": {"kind": "huggingface_auto", "model": str(w.tokenizer)},
+        "constraints": [{"kind": "max_requests", "count": w.num_requests}],
+        "seed": {"kind": "static", "value": w.seed},
+        "outputs": [{"kind": "json", "path": str(out / "guidellm.json")}],
+    }}
+    scenario = out / "guidellm-scenario.json"
+    scenario.write_text(json.dumps(spec, indent=1))
+    return [*install.executable("guidellm"), "run", "-c", str(scenario), "--disable-progress"]
+
+
+def _inference_perf(w: Workload, out: Path) -> list[str]:
+    """inference-perf reads a YAML config; JSON is YAML, so the config is written as JSON."""
+    fixed = lambda n: {"min": n, "max": n, "mean": n, "std_dev": 0, "total_count": w.num_requests,  # noqa: E731
+                       "type": "fixed"}
+    if w.request_rate:
+        load = {"type": "poisson", "stages": [{"rate": w.request_rate,
+                                               "duration": max(1, round(w.num_requests / w.request_rate))}]}
+    else:
+        load = {"type": "concurrent", "stages": [{"num_requests": w.num_requests, "concurrency_level": w.concurrency}]}
+    load.update(num_workers=w.workers or 1, base_seed=w.seed)
+    cfg = {
+        "api": {"type": "completion", "streaming": True},
+        "data": {"type": "random", "input_distribution": fixed(w.isl), "output_distribution": fixed(w.osl)},
+        "load": load,
+        "server": {"type": "vllm", "model_name": w.model, "base_url": w.base_url, "ignore_eos": True},
+        "tokenizer": {"pretrained_model_name_or_path": str(w.tokenizer)},
+        "report": {"request_lifecycle": {"summary": True, "per_stage": True, "per_request": False}},
+        "storage": {"local_storage": {"path": str(out / "inference-perf")}},
+    }
+    config = out / "inference-perf-config.yml"
+    config.write_text(json.dumps(cfg, indent=1))
+    return [*install.executable("inference-perf"), "-c", str(config)]
+
+
+BUILDERS = {"vllm-bench": _vllm_bench, "aiperf": _aiperf, "guidellm": _guidellm, "inference-perf": _inference_perf}
+RESULT_GLOBS = {"vllm-bench": "vllm_bench.json", "aiperf": "profile_export_aiperf.json",
+                "guidellm": "guidellm.json", "inference-perf": "summary_lifecycle_metrics.json"}
+OFFLINE_OK = {"vllm-bench", "guidellm", "inference-perf"}
+"""Peers that load a local tokenizer folder under ``HF_HUB_OFFLINE=1``; AIPerf's offline mode
+looks the name up in the hub cache instead, so it runs without it (it loads the folder directly)."""
 
 
 def argv_for(peer: str, w: Workload, out: Path) -> list[str]:
@@ -80,8 +145,9 @@ def run_peer(peer: str, w: Workload, out: Path, timeout_s: float = 600.0) -> Pee
     out.mkdir(parents=True, exist_ok=True)
     argv = argv_for(peer, w, out)
     log = out / f"{peer}.log"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    if peer in OFFLINE_OK:
+        env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     env.pop("PYTHONPATH", None)  # the peer runs in its own environment, never on servemark's path
     t0, w0 = os.times(), time.perf_counter()
     with open(log, "w") as fh:
