@@ -11,9 +11,10 @@ inference-perf                             servemark
 ``successes.latency.time_per_output_token``  ``*_tpot``: (latency - TTFT) / (output tokens - 1)
 ``successes.latency.request_latency``      ``*_e2el``
 ``successes.latency.inter_token_latency``  kept in ``extra.peer_metrics``: pooled per token, but
-                                           a multi-token chunk's gap goes to its first token and
-                                           the others get 0 (servemark splits it evenly): the mean
-                                           equals servemark's mean ITL, the percentiles do not
+                                           a multi-token chunk's gap goes to one token and the
+                                           others (the first chunk's too) get 0, where servemark
+                                           splits the gap evenly: its mean equals the mean TPOT,
+                                           its median is 0 with 4-token chunks (measured)
 ``normalized_time_per_output_token``       ``extra.peer_metrics`` (latency / output tokens)
 ``successes.throughput.*_tokens_per_sec``  ``output_tput_per_gpu``, ``input_tput_per_gpu``,
                                            ``tput_per_gpu`` (/ GPUs), ``request_throughput``

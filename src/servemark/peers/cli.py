@@ -38,3 +38,84 @@ def list_peers() -> None:
         table.add_row(name, pinned, meta.get("version") or meta.get("vllm") or ("yes" if meta else "no"),
                       str(meta.get("install_s", "")), str(peer_install.env_dir(name)))
     out.print(table)
+
+
+def _fmt(v: float | None, metric: str) -> str:
+    if v is None:
+        return "-"
+    if "(s)" in metric:
+        return f"{v * 1e3:.2f} ms"
+    return f"{v:.1f}" if abs(v) < 1e5 else f"{v:.3g}"
+
+
+@app.command()
+def conformance(
+    plan_names: str = typer.Option("", "--plans", help="Comma-separated plans (default: all): "
+                                   "single, multi, slow-first, failures, open-loop."),
+    tools: str = typer.Option("", "--tools", help="Comma-separated tools (default: servemark and every installed peer)."),
+    engine_url: str = typer.Option("", "--engine-url", help="Also run against this real server (e.g. vLLM CPU): "
+                                   "the spread between tools, no truth."),
+    engine_model: str = typer.Option("", "--engine-model", help="Served model name at --engine-url."),
+    engine_tokenizer: str = typer.Option("", "--engine-tokenizer", help="Tokenizer folder of the model at --engine-url."),
+    keep: str = typer.Option("", "--keep", help="Copy every peer's result file and command here."),
+    json_out: str = typer.Option("", "--json", help="Also write every row as JSON to this file."),
+) -> None:
+    """Run servemark and every installed peer against the calibration server on the same seeded
+    plans and print, per tool and metric, the tool's figure (under its own name), the truth and
+    the error. With --engine-url, the same tools against a real server (spread between tools)."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from servemark.peers import conformance as cf
+    from servemark.peers.tokenizer import write as write_tokenizer
+
+    all_plans = cf.plans()
+    names = [n.strip() for n in plan_names.split(",") if n.strip()] or list(all_plans)
+    unknown = [n for n in names if n not in all_plans]
+    if unknown:
+        raise typer.BadParameter(f"unknown plans {unknown}; known: {', '.join(all_plans)}", param_hint="--plans")
+    chosen = cf.available_tools([t.strip() for t in tools.split(",") if t.strip()] or None)
+    missing = [t for t in cf.TOOLS if t not in chosen and not tools]
+    if missing:
+        err.print(f"not installed here (skipped): {', '.join(missing)}; `servemark peer install NAME`")
+    all_rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="servemark-conformance-") as tmp:
+        work = Path(tmp)
+        tok = write_tokenizer(work / "calibration-tokenizer")
+        for name in names:
+            plan = all_plans[name]
+            err.print(f"[bold]{name}[/]: {plan.what}")
+            result = cf.run_plan(plan, chosen, tok, work,
+                                 after_each=lambda tool, _t: err.print(f"  {tool} done"))
+            for t, o in result.outcomes.items():
+                if o.error:
+                    err.print(f"  [red]{t} failed[/]: {o.error}")
+            table = Table(title=f"{name}: {plan.what}")
+            for col in ("tool", "metric", "tool's name", "tool", "truth", "error"):
+                table.add_column(col, justify="right" if col in ("tool", "truth", "error") and col != "tool" else "left")
+            for r in cf.rows_for(result):
+                e = r.error_pct
+                err_s = ("-" if r.value is None or r.truth is None else f"{r.value - r.truth:+.0f}") \
+                    if r.metric in ("completed", "failed") else ("-" if e is None else f"{e:+.1f}%")
+                table.add_row(r.tool, r.metric, r.label, _fmt(r.value, r.metric), _fmt(r.truth, r.metric), err_s)
+                all_rows.append({"part": "calibration", **r.__dict__, "error_pct": e})
+            out.print(table)
+            if keep:
+                cf.keep_results(result, Path(keep))
+        if engine_url:
+            if not (engine_model and engine_tokenizer):
+                raise typer.BadParameter("--engine-url needs --engine-model and --engine-tokenizer")
+            spread = cf.run_engine(engine_url, engine_model, Path(engine_tokenizer), chosen, work / "engine")
+            table = Table(title=f"real server {engine_url}: the spread between tools (no truth)")
+            for col in ("tool", "metric", "tool's name", "value", "vs servemark"):
+                table.add_column(col)
+            for r in spread:
+                table.add_row(r.tool, r.metric, r.label, _fmt(r.value, r.metric),
+                              "-" if r.error_pct is None else f"{r.error_pct:+.1f}%")
+                all_rows.append({"part": "engine", **r.__dict__, "error_pct": r.error_pct})
+            out.print(table)
+            if keep:
+                cf.keep_results(cf.PlanResult("engine", None, cf.LAST_ENGINE_OUTCOMES), Path(keep))
+    if json_out:
+        Path(json_out).write_text(json.dumps(all_rows, indent=1))
