@@ -12,7 +12,9 @@ concurrent streams (closed loop, one wave of requests) it prints:
 * the timing error: TTFT p50 / p99 as the client reports it minus the true TTFT p50 / p99
   (server receipt to first chunk), in ms — the same measure for every client, since peers do not
   expose per-chunk timestamps on servemark's clock,
-* failed requests.
+* failed requests; for servemark also its per-chunk timing error (its stamp minus the server's
+  send time, p50 / p99), which it can measure because it sends a request id the server keys its
+  truth by.
 
 Peers: ``vllm bench serve`` (vLLM CPU environment), AIPerf (multi-process: its workers are
 processes) and GuideLLM, each from ``servemark peer install``; a missing one is skipped.
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from servemark.calibration import CalibrationPlan, CalibrationServer
+from servemark.calibration.measure import timing_errors
 from servemark.loadgen import LoadSpec, run_load
 from servemark.metrics import summarize
 from servemark.peers import install
@@ -71,7 +74,9 @@ def run_servemark(srv: CalibrationServer, streams: int, workers: int) -> dict[st
     if workers > 1:
         cpu = (t1.children_user + t1.children_system) - (t0.children_user + t0.children_system)
     s = summarize(res.records, client=res.client)
-    return {"cpu_s": cpu, "p50": s["median_ttft"], "p99": s["p99_ttft"], "failed": s["failed"]}
+    chunk = timing_errors(res.records, srv.truth()["requests"])["chunk"]  # servemark stamps on the server's clock
+    return {"cpu_s": cpu, "p50": s["median_ttft"], "p99": s["p99_ttft"], "failed": s["failed"],
+            "chunk_err_p50_ms": chunk["p50_ms"], "chunk_err_p99_ms": chunk["p99_ms"]}
 
 
 def run_other(tool: str, srv: CalibrationServer, streams: int, tok: Path, tmp: Path,
@@ -100,7 +105,9 @@ def show(row: dict[str, Any]) -> None:
     f = lambda x, d=1: "-" if x is None else f"{x:.{d}f}"  # noqa: E731
     print(f"  {row['client']:<13} streams {row['streams']:>5}  delivered {f(row['events_per_s'], 0):>7} ev/s  "
           f"{f(row['events_per_cpu_s'], 0):>7} ev per client CPU-s  TTFT err p50 {f(row['ttft_err_p50_ms'])} "
-          f"p99 {f(row['ttft_err_p99_ms'])} ms  failed {row['failed']}", flush=True)
+          f"p99 {f(row['ttft_err_p99_ms'])} ms  failed {row['failed']}"
+          + (f"  (per-chunk err p50 {f(row['chunk_err_p50_ms'], 2)} p99 {f(row['chunk_err_p99_ms'], 2)} ms)"
+             if row.get("chunk_err_p99_ms") is not None else ""), flush=True)
 
 
 def main() -> None:
@@ -140,7 +147,8 @@ def main() -> None:
                     e50, e99 = ttft_errors(r["p50"], r["p99"], measured_truth(truth, OSL))
                     row = {"client": c, "streams": streams, "events": events, "events_per_s": rate,
                            "cpu_s": r["cpu_s"], "events_per_cpu_s": events / r["cpu_s"] if r["cpu_s"] else None,
-                           "ttft_err_p50_ms": e50, "ttft_err_p99_ms": e99, "failed": r["failed"]}
+                           "ttft_err_p50_ms": e50, "ttft_err_p99_ms": e99, "failed": r["failed"],
+                           "chunk_err_p50_ms": r.get("chunk_err_p50_ms"), "chunk_err_p99_ms": r.get("chunk_err_p99_ms")}
                     show(row)
                     rows.append(row)
     print(f"\nload average at end {os.getloadavg()[0]:.1f}")

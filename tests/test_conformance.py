@@ -42,7 +42,7 @@ def _need(peer: str) -> None:
 def test_servemark_within_its_bounds(plan: str, tok: Path, tmp_path: Path) -> None:
     rows = _run(plan, ["servemark"], tok, tmp_path)
     r = lambda m: rows[("servemark", m)]  # noqa: E731
-    starts = ("TTFT mean (s)", "E2EL mean (s)")
+    starts = ("TTFT mean", "E2EL mean")
     if plan == "open-loop":
         # open loop: servemark's latency starts at the *scheduled* time, so its own lateness on a
         # busy host counts (coordinated omission); the server only sees receipt: never below truth
@@ -50,8 +50,8 @@ def test_servemark_within_its_bounds(plan: str, tok: Path, tmp_path: Path) -> No
             assert r(m).value > r(m).truth - 0.001, (m, r(m))
         starts = ()
     else:
-        assert abs(r("TTFT mean (s)").value - r("TTFT mean (s)").truth) < TTFT_ABS_S
-    for m in ("TPOT mean (s)", "ITL mean (s)", "ITL median (s)", "tok/s/user", *starts[1:]):
+        assert abs(r("TTFT mean").value - r("TTFT mean").truth) < TTFT_ABS_S
+    for m in ("TPOT mean", "ITL mean", "ITL median", "tok/s/user", *starts[1:]):
         assert abs(r(m).error_pct) < REL * 100, (m, r(m))
     assert r("completed").value == r("completed").truth
     assert r("failed").value == r("failed").truth == (5 if plan == "failures" else 0)
@@ -61,25 +61,25 @@ def test_vllm_itl_is_per_chunk(tok: Path, tmp_path: Path) -> None:
     """vLLM's "ITL" is the gap between chunks: 4 tokens per chunk read as 4x the per-token ITL."""
     _need("vllm-bench")
     rows = _run("multi", ["vllm-bench"], tok, tmp_path)
-    itl = rows[("vllm-bench", "ITL mean (s)")]
+    itl = rows[("vllm-bench", "ITL mean")]
     assert 3.5 < itl.value / itl.truth < 4.5
-    tpot = rows[("vllm-bench", "TPOT mean (s)")]  # counted from the text: tokens, not chunks
+    tpot = rows[("vllm-bench", "TPOT mean")]  # counted from the text: tokens, not chunks
     assert abs(tpot.error_pct) < REL * 100
 
 
 def test_inference_perf_itl_zero_inside_chunks(tok: Path, tmp_path: Path) -> None:
     _need("inference-perf")
     rows = _run("multi", ["inference-perf"], tok, tmp_path)
-    assert rows[("inference-perf", "ITL median (s)")].value == pytest.approx(0.0, abs=1e-4)
-    assert rows[("inference-perf", "ITL median (s)")].truth > 0.010
-    assert abs(rows[("inference-perf", "TPOT mean (s)")].error_pct) < REL * 100
+    assert rows[("inference-perf", "ITL median")].value == pytest.approx(0.0, abs=1e-4)
+    assert rows[("inference-perf", "ITL median")].truth > 0.010
+    assert abs(rows[("inference-perf", "TPOT mean")].error_pct) < REL * 100
 
 
 def test_aiperf_itl_is_tpot(tok: Path, tmp_path: Path) -> None:
     _need("aiperf")
     rows = _run("multi", ["aiperf"], tok, tmp_path)
-    itl = rows[("aiperf", "ITL mean (s)")]
-    tpot_truth = rows[("aiperf", "TPOT mean (s)")].truth
+    itl = rows[("aiperf", "ITL mean")]
+    tpot_truth = rows[("aiperf", "TPOT mean")].truth
     assert itl.value == pytest.approx(tpot_truth, rel=REL)  # AIPerf's ITL is TPOT ...
     assert itl.value < itl.truth * 0.95  # ... below the per-token ITL when the first chunk carries 4 tokens
 
@@ -87,8 +87,8 @@ def test_aiperf_itl_is_tpot(tok: Path, tmp_path: Path) -> None:
 def test_guidellm_tpot_includes_first_token(tok: Path, tmp_path: Path) -> None:
     _need("guidellm")
     rows = _run("slow-first", ["guidellm"], tok, tmp_path)
-    tpot = rows[("guidellm", "TPOT mean (s)")]
-    e2el = rows[("guidellm", "E2EL mean (s)")].truth
+    tpot = rows[("guidellm", "TPOT mean")]
+    e2el = rows[("guidellm", "E2EL mean")].truth
     assert tpot.value > 2 * tpot.truth  # 600 ms first token spread over 32 tokens
     assert tpot.value == pytest.approx(e2el / 32, rel=0.05)  # latency / output tokens
-    assert abs(rows[("guidellm", "ITL mean (s)")].value / tpot.truth - 1) < REL  # GuideLLM's ITL is TPOT
+    assert abs(rows[("guidellm", "ITL mean")].value / tpot.truth - 1) < REL  # GuideLLM's ITL is TPOT

@@ -43,7 +43,7 @@ def list_peers() -> None:
 def _fmt(v: float | None, metric: str) -> str:
     if v is None:
         return "-"
-    if "(s)" in metric:
+    if metric.split()[0] in ("TTFT", "TPOT", "ITL", "E2EL"):  # seconds, shown in ms
         return f"{v * 1e3:.2f} ms"
     return f"{v:.1f}" if abs(v) < 1e5 else f"{v:.3g}"
 

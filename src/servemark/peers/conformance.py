@@ -186,24 +186,24 @@ def _pareto_per_user(p: Point) -> float | None:
 
 # metric -> tool -> (the tool's own label, reader). The truth for each metric is servemark's field.
 VIEWS: dict[str, tuple[str, dict[str, tuple[str, Reader]]]] = {
-    "TTFT mean (s)": ("mean_ttft", {
+    "TTFT mean": ("mean_ttft", {
         "servemark": ("TTFT", lambda p: p.mean_ttft), "vllm-bench": ("TTFT", lambda p: p.mean_ttft),
         "aiperf": ("time_to_first_token", lambda p: p.mean_ttft), "guidellm": ("TTFT", lambda p: p.mean_ttft),
         "inference-perf": ("time_to_first_token", lambda p: p.mean_ttft)}),
-    "TPOT mean (s)": ("mean_tpot", {
+    "TPOT mean": ("mean_tpot", {
         "servemark": ("TPOT", lambda p: p.mean_tpot), "vllm-bench": ("TPOT", lambda p: p.mean_tpot),
         "aiperf": ("inter_token_latency", lambda p: p.mean_tpot),
         "guidellm": ("TPOT", lambda p: _peer(p, "time_per_output_token_ms", "mean", 1e-3)),
         "inference-perf": ("time_per_output_token", lambda p: p.mean_tpot)}),
-    "ITL mean (s)": ("mean_itl", {
+    "ITL mean": ("mean_itl", {
         "servemark": ("ITL", lambda p: p.mean_itl), "vllm-bench": ("ITL", lambda p: p.mean_icl),
         "aiperf": ("inter_token_latency", lambda p: p.mean_tpot), "guidellm": ("ITL", lambda p: p.mean_tpot),
         "inference-perf": ("inter_token_latency", lambda p: _peer(p, "inter_token_latency", "mean"))}),
-    "ITL median (s)": ("median_itl", {
+    "ITL median": ("median_itl", {
         "servemark": ("ITL", lambda p: p.median_itl), "vllm-bench": ("ITL", lambda p: p.median_icl),
         "aiperf": ("inter_token_latency", lambda p: p.median_tpot), "guidellm": ("ITL", lambda p: p.median_tpot),
         "inference-perf": ("inter_token_latency", lambda p: _peer(p, "inter_token_latency", "median"))}),
-    "E2EL mean (s)": ("mean_e2el", {t: ("E2EL" if t in ("servemark", "vllm-bench") else "request_latency",
+    "E2EL mean": ("mean_e2el", {t: ("E2EL" if t in ("servemark", "vllm-bench") else "request_latency",
                                         lambda p: p.mean_e2el) for t in TOOLS}),
     "tok/s/user": ("median_intvty", {
         "servemark": ("1/median TPOT", lambda p: p.median_intvty),
