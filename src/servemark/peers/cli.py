@@ -40,14 +40,6 @@ def list_peers() -> None:
     out.print(table)
 
 
-def _fmt(v: float | None, metric: str) -> str:
-    if v is None:
-        return "-"
-    if metric.split()[0] in ("TTFT", "TPOT", "ITL", "E2EL"):  # seconds, shown in ms
-        return f"{v * 1e3:.2f} ms"
-    return f"{v:.1f}" if abs(v) < 1e5 else f"{v:.3g}"
-
-
 @app.command()
 def conformance(
     plan_names: str = typer.Option("", "--plans", help="Comma-separated plans (default: all): "
@@ -59,6 +51,7 @@ def conformance(
     engine_tokenizer: str = typer.Option("", "--engine-tokenizer", help="Tokenizer folder of the model at --engine-url."),
     keep: str = typer.Option("", "--keep", help="Copy every peer's result file and command here."),
     json_out: str = typer.Option("", "--json", help="Also write every row as JSON to this file."),
+    markdown_out: str = typer.Option("", "--markdown", help="Also write the tables as Markdown to this file."),
 ) -> None:
     """Run servemark and every installed peer against the calibration server on the same seeded
     plans and print, per tool and metric, the tool's figure (under its own name), the truth and
@@ -95,11 +88,9 @@ def conformance(
             for col in ("tool", "metric", "tool's name", "tool", "truth", "error"):
                 table.add_column(col, justify="right" if col in ("tool", "truth", "error") and col != "tool" else "left")
             for r in cf.rows_for(result):
-                e = r.error_pct
-                err_s = ("-" if r.value is None or r.truth is None else f"{r.value - r.truth:+.0f}") \
-                    if r.metric in ("completed", "failed") else ("-" if e is None else f"{e:+.1f}%")
-                table.add_row(r.tool, r.metric, r.label, _fmt(r.value, r.metric), _fmt(r.truth, r.metric), err_s)
-                all_rows.append({"part": "calibration", **r.__dict__, "error_pct": e})
+                table.add_row(r.tool, r.metric, r.label, cf.fmt_value(r.value, r.metric),
+                              cf.fmt_value(r.truth, r.metric), cf.fmt_error(r.metric, r.value, r.truth))
+                all_rows.append({"part": "calibration", **r.__dict__, "error_pct": r.error_pct})
             out.print(table)
             if keep:
                 cf.keep_results(result, Path(keep))
@@ -111,11 +102,13 @@ def conformance(
             for col in ("tool", "metric", "tool's name", "value", "vs servemark"):
                 table.add_column(col)
             for r in spread:
-                table.add_row(r.tool, r.metric, r.label, _fmt(r.value, r.metric),
-                              "-" if r.error_pct is None else f"{r.error_pct:+.1f}%")
+                table.add_row(r.tool, r.metric, r.label, cf.fmt_value(r.value, r.metric),
+                              cf.fmt_error(r.metric, r.value, r.truth))
                 all_rows.append({"part": "engine", **r.__dict__, "error_pct": r.error_pct})
             out.print(table)
             if keep:
                 cf.keep_results(cf.PlanResult("engine", None, cf.LAST_ENGINE_OUTCOMES), Path(keep))
     if json_out:
         Path(json_out).write_text(json.dumps(all_rows, indent=1))
+    if markdown_out:
+        Path(markdown_out).write_text(cf.markdown(all_rows))

@@ -250,21 +250,29 @@ def rows_for(result: PlanResult) -> list[Row]:
     return rows
 
 
+COMPANIONS = ("profile_export_aiperf.csv", "config.yaml", "guidellm-scenario.json", "inference-perf-config.yml")
+"""Files kept beside a result: the other export of the same run, and the config the peer ran with."""
+
+
 def keep_results(result: PlanResult, dest: Path) -> list[Path]:
-    """Copy each peer's result file (and its config) to ``dest/<plan>/<tool>/`` (for fixtures)."""
+    """Copy each peer's result file, its companions and its command to ``dest/<plan>/<tool>/``
+    (how tests/data/peers was made). Paths in the command are written relative to
+    ``$SERVEMARK_HOME`` and the run's work folder, so nothing machine-specific is kept."""
+    from servemark import paths
+
     kept = []
     for tool, o in result.outcomes.items():
         if not o.run:
             continue
         d = dest / result.plan / tool
         d.mkdir(parents=True, exist_ok=True)
-        for f in o.run.files:
+        work = o.run.log.parent
+        found = [*o.run.files, *(p for name in COMPANIONS for p in work.rglob(name))]
+        for f in found:
             shutil.copy2(f, d / f.name)
             kept.append(d / f.name)
-            cfg = f.with_name("config.yaml")
-            if cfg.is_file():
-                shutil.copy2(cfg, d / cfg.name)
-        (d / "command.txt").write_text(" ".join(o.run.argv) + "\n")
+        cmd = " ".join(o.run.argv).replace(str(paths.home()), "$SERVEMARK_HOME").replace(str(work), "<work>")
+        (d / "command.txt").write_text(cmd + "\n")
     return kept
 
 
@@ -295,3 +303,46 @@ def run_engine(base_url: str, model: str, tokenizer: Path, tools: list[str], wor
             rv = base(ref.point) if (ref and ref.point and base) else None
             rows.append(Row("engine", tool, metric, label, value, rv))
     return rows
+
+
+def fmt_value(v: float | None, metric: str) -> str:
+    """Latencies (seconds) in ms, everything else as a number; '-' when the tool has no such figure."""
+    if v is None:
+        return "-"
+    if metric.split()[0] in ("TTFT", "TPOT", "ITL", "E2EL"):
+        return f"{v * 1e3:.2f} ms"
+    return f"{v:.1f}"
+
+
+def fmt_error(metric: str, value: float | None, truth: float | None) -> str:
+    if value is None or truth is None:
+        return "-"
+    if metric in ("completed", "failed"):
+        return f"{value - truth:+.0f}"
+    return "-" if truth == 0 else f"{(value - truth) / truth * 100:+.1f}%"
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """Rows (as ``--json`` writes them) as one Markdown table per plan: metrics down, tools across."""
+    out = []
+    for plan in dict.fromkeys(r["plan"] for r in rows):
+        pr = [r for r in rows if r["plan"] == plan]
+        tools = list(dict.fromkeys(r["tool"] for r in pr))
+        truth_col = "servemark" if plan == "engine" else "truth"
+        out.append(f"#### {plan}\n")
+        out.append("| metric | " + " | ".join(tools) + (" |" if plan == "engine" else f" | {truth_col} |"))
+        out.append("|---" * (len(tools) + (1 if plan == "engine" else 2)) + "|")
+        for metric in dict.fromkeys(r["metric"] for r in pr):
+            cells, truth = [], None
+            for t in tools:
+                r = next((x for x in pr if x["tool"] == t and x["metric"] == metric), None)
+                if r is None:
+                    cells.append("n/a")
+                    continue
+                truth = r["truth"] if truth is None else truth
+                err = fmt_error(metric, r["value"], r["truth"])
+                cells.append(f"{fmt_value(r['value'], metric)} ({err})" if r["value"] is not None else "-")
+            row = f"| {metric} | " + " | ".join(cells)
+            out.append(row + (" |" if plan == "engine" else f" | {fmt_value(truth, metric)} |"))
+        out.append("")
+    return "\n".join(out)
