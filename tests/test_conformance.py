@@ -92,3 +92,19 @@ def test_guidellm_tpot_includes_first_token(tok: Path, tmp_path: Path) -> None:
     assert tpot.value > 2 * tpot.truth  # 600 ms first token spread over 32 tokens
     assert tpot.value == pytest.approx(e2el / 32, rel=0.05)  # latency / output tokens
     assert abs(rows[("guidellm", "ITL mean")].value / tpot.truth - 1) < REL  # GuideLLM's ITL is TPOT
+
+
+@pytest.mark.engine
+def test_tools_on_the_real_vllm_server(vllm_server, tmp_path: Path) -> None:
+    """No truth on a real server: every installed tool completes the same load, and each figure is
+    compared with servemark's (the spread is what docs/conformance.md publishes)."""
+    tools = cf.available_tools(["servemark", "vllm-bench", "aiperf", "guidellm", "inference-perf"])
+    rows = cf.run_engine(vllm_server.base_url, vllm_server.model, Path(vllm_server.tokenizer_path), tools,
+                         tmp_path, num_requests=8, concurrency=2)
+    by = {(r.tool, r.metric): r for r in rows}
+    for tool in tools:
+        assert by[(tool, "failed")].value == 0, tool
+        assert by[(tool, "TPOT mean")].value and by[(tool, "TPOT mean")].value > 0, tool
+    if "vllm-bench" in tools:  # vLLM CPU streams one token per chunk: its per-chunk "ITL" is per token here
+        r = by[("vllm-bench", "ITL mean")]
+        assert r.value == pytest.approx(by[("vllm-bench", "TPOT mean")].value, rel=0.05)

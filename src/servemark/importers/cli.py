@@ -70,58 +70,38 @@ def import_vllm_cmd(
             _print(import_vllm_bench(store, f, ctx), as_json)
 
 
-def _peer_ctx(hardware: Optional[str], gpus: Optional[int], engine: str, precision: Optional[str]):
-    from servemark.importers.peer_common import PeerContext
 
-    return PeerContext(hardware=hardware, gpus=gpus, engine=engine, precision=precision)
+def _peer_command(name: str, module: str, function: str, files_help: str, doc: str) -> None:
+    """``servemark import NAME FILE...`` for a peer whose importer takes a PeerContext."""
 
+    def command(
+        files: list[Path] = typer.Argument(..., help=files_help),
+        hardware: Optional[str] = typer.Option(None, "--hardware", help="Hardware that served the run."),
+        gpus: Optional[int] = typer.Option(None, "--gpus", help="GPUs serving (default 1): throughputs are divided by it."),
+        engine: str = typer.Option("", "--engine", help="Engine that served the run."),
+        precision: Optional[str] = typer.Option(None, "--precision", help="Precision."),
+        db: Optional[Path] = DB,
+        as_json: bool = typer.Option(False, "--json", help="Print the import reports as JSON."),
+    ) -> None:
+        import importlib
 
-HARDWARE = typer.Option(None, "--hardware", help="Hardware that served the run.")
-GPUS = typer.Option(None, "--gpus", help="GPUs serving (default 1): throughputs are divided by it.")
-ENGINE = typer.Option("", "--engine", help="Engine that served the run.")
-PRECISION = typer.Option(None, "--precision", help="Precision.")
+        from servemark.importers.peer_common import PeerContext
 
+        run = getattr(importlib.import_module(module), function)
+        ctx = PeerContext(hardware=hardware, gpus=gpus, engine=engine, precision=precision)
+        with Store(db or paths.default_db()) as store:
+            for f in files:
+                _print(run(store, f, ctx), as_json)
 
-@import_app.command("aiperf")
-def import_aiperf_cmd(
-    files: list[Path] = typer.Argument(..., help="AIPerf profile_export_aiperf.json (or .csv)."),
-    hardware: Optional[str] = HARDWARE, gpus: Optional[int] = GPUS, engine: str = ENGINE,
-    precision: Optional[str] = PRECISION, db: Optional[Path] = DB,
-    as_json: bool = typer.Option(False, "--json", help="Print the import reports as JSON."),
-) -> None:
-    """Import AIPerf results (ms -> s; AIPerf's ITL is servemark's TPOT; its ICL is servemark's ICL)."""
-    from servemark.importers.aiperf import import_aiperf
-
-    with Store(db or paths.default_db()) as store:
-        for f in files:
-            _print(import_aiperf(store, f, _peer_ctx(hardware, gpus, engine, precision)), as_json)
-
-
-@import_app.command("guidellm")
-def import_guidellm_cmd(
-    files: list[Path] = typer.Argument(..., help="GuideLLM benchmarks JSON (guidellm run --output kind=json)."),
-    hardware: Optional[str] = HARDWARE, gpus: Optional[int] = GPUS, engine: str = ENGINE,
-    precision: Optional[str] = PRECISION, db: Optional[Path] = DB,
-    as_json: bool = typer.Option(False, "--json", help="Print the import reports as JSON."),
-) -> None:
-    """Import GuideLLM benchmarks (one point each; GuideLLM's ITL is servemark's TPOT, its TPOT is kept apart)."""
-    from servemark.importers.guidellm import import_guidellm
-
-    with Store(db or paths.default_db()) as store:
-        for f in files:
-            _print(import_guidellm(store, f, _peer_ctx(hardware, gpus, engine, precision)), as_json)
+    command.__doc__ = doc
+    import_app.command(name)(command)
 
 
-@import_app.command("inference-perf")
-def import_inference_perf_cmd(
-    files: list[Path] = typer.Argument(..., help="inference-perf summary_lifecycle_metrics.json (config.yaml beside it is read)."),
-    hardware: Optional[str] = HARDWARE, gpus: Optional[int] = GPUS, engine: str = ENGINE,
-    precision: Optional[str] = PRECISION, db: Optional[Path] = DB,
-    as_json: bool = typer.Option(False, "--json", help="Print the import reports as JSON."),
-) -> None:
-    """Import inference-perf lifecycle reports (its ITL, zero inside chunks, is kept apart)."""
-    from servemark.importers.inference_perf import import_inference_perf
-
-    with Store(db or paths.default_db()) as store:
-        for f in files:
-            _print(import_inference_perf(store, f, _peer_ctx(hardware, gpus, engine, precision)), as_json)
+_peer_command("aiperf", "servemark.importers.aiperf", "import_aiperf", "AIPerf profile_export_aiperf.json (or .csv).",
+              "Import AIPerf results (ms -> s; AIPerf's ITL is servemark's TPOT; its ICL is servemark's ICL).")
+_peer_command("guidellm", "servemark.importers.guidellm", "import_guidellm",
+              "GuideLLM benchmarks JSON (guidellm run --output kind=json).",
+              "Import GuideLLM benchmarks (one point each; GuideLLM's ITL is servemark's TPOT, its TPOT is kept apart).")
+_peer_command("inference-perf", "servemark.importers.inference_perf", "import_inference_perf",
+              "inference-perf summary_lifecycle_metrics.json (config.yaml beside it is read).",
+              "Import inference-perf lifecycle reports (its ITL, zero inside chunks, is kept apart).")

@@ -39,6 +39,8 @@ from typing import Any
 from servemark.errors import ServemarkError
 from servemark.metrics.summarize import FAILURE_FLAG_FRACTION
 from servemark.importers.common import ImportReport, stable_id, write_points
+from servemark.importers.peer_common import PeerContext
+from servemark.importers.peer_common import num as _f
 from servemark.point import Point
 from servemark.store import Store
 
@@ -49,13 +51,10 @@ _P_NAMES = {"p90": "p90", "p99": "p99", "p99.9": "p999"}
 
 
 @dataclass
-class VllmBenchContext:
+class VllmBenchContext(PeerContext):
     """What the result file does not say; options win over ``--metadata`` keys in the file."""
 
-    hardware: str | None = None
-    gpus: int | None = None
     engine: str = "vllm"
-    precision: str | None = None
     isl: int | None = None
     osl: int | None = None
 
@@ -107,18 +106,6 @@ def _load(path: Path) -> list[dict[str, Any]]:
     if not objs or not all(isinstance(o, dict) for o in objs):
         raise ServemarkError(f"{path}: expected a vLLM bench serve result object (or JSON lines of them)")
     return objs
-
-
-def _f(obj: dict[str, Any], key: str, where: str, required: bool = False) -> float | None:
-    v = obj.get(key)
-    if v is None:
-        if required:
-            raise ServemarkError(f"{where}: missing key '{key}'")
-        return None
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise ServemarkError(f"{where}: key '{key}' is not a number ({v!r})") from None
 
 
 def result_to_point(obj: dict[str, Any], ctx: VllmBenchContext, where: str, source_file: str,
