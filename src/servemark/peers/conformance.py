@@ -271,7 +271,9 @@ def keep_results(result: PlanResult, dest: Path) -> list[Path]:
         for f in found:
             shutil.copy2(f, d / f.name)
             kept.append(d / f.name)
-        cmd = " ".join(o.run.argv).replace(str(paths.home()), "$SERVEMARK_HOME").replace(str(work.parents[1]), "<work>")
+        package = str(Path(__file__).resolve().parent.parent)
+        cmd = (" ".join(o.run.argv).replace(str(paths.home()), "$SERVEMARK_HOME")
+               .replace(str(work.parents[1]), "<work>").replace(package, "<servemark>"))
         (d / "command.txt").write_text(cmd + "\n")
     return kept
 
