@@ -101,7 +101,9 @@ def result_to_point(data: dict[str, Any], ctx: PeerContext, where: str, source_f
     completed = int(num(blocks.get("request_count", {}), "avg", where) or 0)
     failed = int(num(blocks.get("error_request_count", {}), "avg", where) or 0)
     cfg = data.get("input_config") or {}
-    loadgen = cfg.get("loadgen") or {}
+    # the profiling phase holds the load settings (``loadgen`` in older exports)
+    phases = [ph for ph in cfg.get("phases") or [] if ph.get("kind") == "profiling"]
+    loadgen = phases[0] if phases else (cfg.get("loadgen") or {})
     models = ((cfg.get("models") or {}).get("items") or [{}])
     isl = num(blocks.get("input_sequence_length", {}), "avg", where)
     osl = num(blocks.get("output_sequence_length", {}), "avg", where)
