@@ -101,6 +101,7 @@ def test_tools_on_the_real_vllm_server(vllm_server, tmp_path: Path) -> None:
     tools = cf.available_tools(["servemark", "vllm-bench", "aiperf", "guidellm", "inference-perf"])
     rows = cf.run_engine(vllm_server.base_url, vllm_server.model, Path(vllm_server.tokenizer_path), tools,
                          tmp_path, num_requests=8, concurrency=2)
+    print("\n" + cf.markdown([{**r.__dict__, "error_pct": r.error_pct} for r in rows]))  # the docs' spread table
     by = {(r.tool, r.metric): r for r in rows}
     for tool in tools:
         assert by[(tool, "failed")].value == 0, tool

@@ -104,6 +104,7 @@ def result_to_point(data: dict[str, Any], ctx: PeerContext, where: str, source_f
     # the profiling phase holds the load settings (``loadgen`` in older exports)
     phases = [ph for ph in cfg.get("phases") or [] if ph.get("kind") == "profiling"]
     loadgen = phases[0] if phases else (cfg.get("loadgen") or {})
+    rate = loadgen.get("request_rate") or loadgen.get("rate")
     models = ((cfg.get("models") or {}).get("items") or [{}])
     isl = num(blocks.get("input_sequence_length", {}), "avg", where)
     osl = num(blocks.get("output_sequence_length", {}), "avg", where)
@@ -113,7 +114,7 @@ def result_to_point(data: dict[str, Any], ctx: PeerContext, where: str, source_f
         total_input_tokens=int(num(blocks.get("total_isl", {}), "avg", where) or 0),
         total_output_tokens=int(num(blocks.get("total_osl", {}), "avg", where) or 0),
         isl=round(isl or 0), osl=round(osl or 0), conc=int(loadgen.get("concurrency") or 0),
-        request_rate=float(loadgen["request_rate"]) if loadgen.get("request_rate") else None,
+        request_rate=float(rate) if rate else None,
         tokenizer=str((cfg.get("tokenizer") or {}).get("name") or ""),
         seed=(data.get("run_info") or {}).get("random_seed"),
     )

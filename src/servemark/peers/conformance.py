@@ -335,16 +335,20 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         out.append("| metric | " + " | ".join(tools) + (" |" if plan == "engine" else f" | {truth_col} |"))
         out.append("|---" * (len(tools) + (1 if plan == "engine" else 2)) + "|")
         for metric in dict.fromkeys(r["metric"] for r in pr):
-            cells, truth = [], None
+            cells, truths = [], []
             for t in tools:
                 r = next((x for x in pr if x["tool"] == t and x["metric"] == metric), None)
                 if r is None:
                     cells.append("n/a")
                     continue
-                truth = r["truth"] if truth is None else truth
+                if r["truth"] is not None:
+                    truths.append(r["truth"])
                 err = fmt_error(metric, r["value"], r["truth"])
                 cells.append(f"{fmt_value(r['value'], metric)} ({err})" if r["value"] is not None else "-")
+            # each tool ran on its own: its error is against its own run's truth; the column shows their range
+            lo, hi = (min(truths), max(truths)) if truths else (None, None)
+            shown = fmt_value(lo, metric) if lo == hi else f"{fmt_value(lo, metric)} – {fmt_value(hi, metric)}"
             row = f"| {metric} | " + " | ".join(cells)
-            out.append(row + (" |" if plan == "engine" else f" | {fmt_value(truth, metric)} |"))
+            out.append(row + (" |" if plan == "engine" else f" | {shown} |"))
         out.append("")
     return "\n".join(out)
