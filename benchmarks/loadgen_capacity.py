@@ -5,10 +5,9 @@ writes every chunk at planned times and records when it really did. Per client a
 concurrent streams (closed loop, one wave of requests) it prints:
 
 * delivered token events/s (server truth: chunks / span of chunk send times),
-* events per client CPU-second. servemark: its process (or its worker processes). ``vllm bench
-  serve``: its load phase only (measured inside it, ``servemark.peers.vllm_bench_main``). AIPerf
-  and GuideLLM: the CPU of the whole peer process tree minus that of the same peer doing 1 request
-  (start-up, tokenizer and dataset build are not charged),
+* events per client CPU-second. servemark: its process (or its worker processes) around the run.
+  Peers: the CPU of the peer's whole process tree (sampled every 50 ms) between the server's first
+  request receipt and its last chunk, so start-up, tokenizer and dataset build are not charged,
 * the timing error: TTFT p50 / p99 as the client reports it minus the true TTFT p50 / p99
   (server receipt to first chunk), in ms — the same measure for every client, since peers do not
   expose per-chunk timestamps on servemark's clock,
@@ -31,6 +30,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from servemark.calibration import CalibrationPlan, CalibrationServer
 from servemark.calibration.measure import timing_errors
@@ -79,26 +80,24 @@ def run_servemark(srv: CalibrationServer, streams: int, workers: int) -> dict[st
             "chunk_err_p50_ms": chunk["p50_ms"], "chunk_err_p99_ms": chunk["p99_ms"]}
 
 
-def run_other(tool: str, srv: CalibrationServer, streams: int, tok: Path, tmp: Path,
-              baseline_cpu: dict[str, float]) -> dict[str, Any]:
-    w = Workload(base_url=srv.base_url, tokenizer=tok, isl=ISL, osl=OSL, num_requests=streams, concurrency=streams,
-                 workers=None)
-    run = run_peer(tool, w, tmp / f"{tool}-{streams}", timeout_s=900)
+def window_cpu(samples: list[tuple[float, float]], start: float, end: float) -> float | None:
+    """CPU seconds spent between ``start`` and ``end`` (perf_counter), from cumulative samples."""
+    if len(samples) < 2:
+        return None
+    t = np.array([s[0] for s in samples])
+    c = np.array([s[1] for s in samples])
+    return float(np.interp(end, t, c) - np.interp(start, t, c))
+
+
+def run_other(tool: str, srv: CalibrationServer, streams: int, tok: Path, tmp: Path) -> dict[str, Any]:
+    w = Workload(base_url=srv.base_url, tokenizer=tok, isl=ISL, osl=OSL, num_requests=streams, concurrency=streams)
+    run = run_peer(tool, w, tmp / f"{tool}-{streams}", timeout_s=900, sample_cpu=True)
     p = import_peer(tool, run)
-    cpu = run.cpu_s
-    if tool == "vllm-bench":
-        line = next((ln for ln in run.log.read_text().splitlines() if ln.startswith("PEER_JSON ")), None)
-        cpu = json.loads(line[len("PEER_JSON "):]).get("client_cpu_s") if line else None
-    elif cpu is not None:
-        cpu = max(cpu - baseline_cpu.get(tool, 0.0), 1e-9)
+    reqs = srv.truth()["requests"].values()
+    start = min(r["received_ns"] for r in reqs) / 1e9
+    end = max(max(r["chunk_ns"] or [r["received_ns"]]) for r in reqs) / 1e9
+    cpu = window_cpu(run.extra["cpu_samples"], start, end)
     return {"cpu_s": cpu, "p50": p.median_ttft, "p99": p.p99_ttft, "failed": p.failed}
-
-
-def baseline(tool: str, tok: Path, tmp: Path) -> float:
-    """CPU seconds of the peer doing a single request: its start-up cost, not charged to the load."""
-    with CalibrationServer(CalibrationPlan(ttft_ms=5, itl_ms=5)) as srv:
-        w = Workload(base_url=srv.base_url, tokenizer=tok, isl=ISL, osl=OSL, num_requests=1, concurrency=1)
-        return run_peer(tool, w, tmp / f"{tool}-baseline", timeout_s=600).cpu_s or 0.0
 
 
 def show(row: dict[str, Any]) -> None:
@@ -126,9 +125,6 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="servemark-capacity-") as tmpd:
         tmp = Path(tmpd)
         tok = write_tokenizer(tmp / "tok")
-        base = {c: baseline(c, tok, tmp) for c in clients if c in ("aiperf", "guidellm")}
-        if base:
-            print("start-up CPU (1 request), not charged: " + ", ".join(f"{k} {v:.1f} s" for k, v in base.items()))
         with CalibrationServer(PLAN) as srv:
             for streams in levels:
                 print(f"\n[{streams} streams]")
@@ -138,7 +134,7 @@ def main() -> None:
                         if c.startswith("servemark"):
                             r = run_servemark(srv, streams, workers=2 if c.endswith("w2") else 1)
                         else:
-                            r = run_other(c, srv, streams, tok, tmp, base)
+                            r = run_other(c, srv, streams, tok, tmp)
                     except Exception as exc:  # noqa: BLE001 - one client failing must not stop the others
                         print(f"  {c:<13} streams {streams:>5}  FAILED: {exc}"[:400], flush=True)
                         continue

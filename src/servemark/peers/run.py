@@ -140,8 +140,36 @@ def argv_for(peer: str, w: Workload, out: Path) -> list[str]:
     return BUILDERS[peer](w, out)
 
 
-def run_peer(peer: str, w: Workload, out: Path, timeout_s: float = 600.0) -> PeerRun:
-    """Run ``peer`` to completion (bounded by ``timeout_s``); never raises for the peer's own failure."""
+def _tree_cpu(proc) -> float:
+    """User+system CPU seconds of a process and all its live descendants (psutil)."""
+    import psutil
+
+    total = 0.0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return total
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_peer(peer: str, w: Workload, out: Path, timeout_s: float = 600.0, sample_cpu: bool = False) -> PeerRun:
+    """Run ``peer`` to completion (bounded by ``timeout_s``); never raises for the peer's own failure.
+
+    The peer runs in its own process group (killed whole on timeout). With ``sample_cpu``, the CPU
+    of its whole process tree is sampled every 50 ms as ``(perf_counter, cpu_s)`` pairs in
+    ``extra["cpu_samples"]``: on the calibration server's clock, so a caller can charge only the
+    load window (the peer's start-up, tokenizer and dataset build stay out)."""
+    import signal
+    import threading
+
+    import psutil
+
     out.mkdir(parents=True, exist_ok=True)
     argv = argv_for(peer, w, out)
     log = out / f"{peer}.log"
@@ -149,16 +177,36 @@ def run_peer(peer: str, w: Workload, out: Path, timeout_s: float = 600.0) -> Pee
     if peer in OFFLINE_OK:
         env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     env.pop("PYTHONPATH", None)  # the peer runs in its own environment, never on servemark's path
+    samples: list[tuple[float, float]] = []
     t0, w0 = os.times(), time.perf_counter()
     with open(log, "w") as fh:
         fh.write(json.dumps(argv) + "\n")
         fh.flush()
+        proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                cwd=out, start_new_session=True)
+        stop = threading.Event()
+
+        def sample() -> None:
+            root = psutil.Process(proc.pid)
+            while not stop.wait(0.05):
+                samples.append((time.perf_counter(), _tree_cpu(root)))
+
+        sampler = threading.Thread(target=sample, daemon=True) if sample_cpu else None
+        if sampler:
+            sampler.start()
         try:
-            rc = subprocess.run(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                cwd=out, timeout=timeout_s).returncode
+            rc = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             rc = 124
+        finally:
+            stop.set()
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            if sampler:
+                sampler.join()
     t1 = os.times()
     cpu = (t1.children_user + t1.children_system) - (t0.children_user + t0.children_system)
     files = sorted(p for p in out.rglob(RESULT_GLOBS[peer]) if p.is_file())
-    return PeerRun(peer, argv, rc, files, time.perf_counter() - w0, log, cpu_s=cpu)
+    return PeerRun(peer, argv, rc, files, time.perf_counter() - w0, log, cpu_s=cpu,
+                   extra={"cpu_samples": samples} if sample_cpu else {})
