@@ -5,9 +5,10 @@ writes every chunk at planned times and records when it really did. Per client a
 concurrent streams (closed loop, one wave of requests) it prints:
 
 * delivered token events/s (server truth: chunks / span of chunk send times),
-* events per client CPU-second. servemark: its process (or its worker processes) around the run.
-  Peers: the CPU of the peer's whole process tree (sampled every 50 ms) between the server's first
-  request receipt and its last chunk, so start-up, tokenizer and dataset build are not charged,
+* events per client CPU-second: the CPU of the client's whole process tree (servemark: this process
+  and its workers; a peer: its process and all it starts), sampled every 50 ms and charged only
+  between the server's first request receipt and its last chunk, the same window for every client
+  (start-up, tokenizer and dataset build are not charged),
 * the timing error: TTFT p50 / p99 as the client reports it minus the true TTFT p50 / p99
   (server receipt to first chunk), in ms — the same measure for every client, since peers do not
   expose per-chunk timestamps on servemark's clock,
@@ -27,21 +28,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from servemark.calibration import CalibrationPlan, CalibrationServer
-from servemark.calibration.measure import timing_errors
-from servemark.loadgen import LoadSpec, run_load
-from servemark.metrics import summarize
 from servemark.peers import install
 from servemark.peers.conformance import import_peer, measured_truth
-from servemark.peers.run import Workload, run_peer
+from servemark.peers.run import CpuSampler, Workload, run_peer
 from servemark.peers.tokenizer import write as write_tokenizer
-from servemark.workload import Prompt
 
 ISL, OSL = 16, 16
 PLAN = CalibrationPlan(ttft_ms=50, itl_ms=200, tokens_per_chunk=[1])
@@ -63,41 +60,53 @@ def ttft_errors(p50: float | None, p99: float | None, truth: dict[str, Any]) -> 
     return e50, e99
 
 
+def load_window(srv: CalibrationServer) -> tuple[float, float]:
+    """The load phase on the server's clock: first request received to last chunk sent (s)."""
+    reqs = srv.truth()["requests"].values()
+    start = min(r["received_ns"] for r in reqs) / 1e9
+    end = max(max(r["chunk_ns"] or [r["received_ns"]]) for r in reqs) / 1e9
+    return start, end
+
+
+SELF_LOAD = """
+import json, sys
+import urllib.request
+from servemark.calibration.measure import timing_errors
+from servemark.loadgen import LoadSpec, run_load
+from servemark.metrics import summarize
+from servemark.workload import Prompt
+a = json.loads(sys.argv[1])
+spec = LoadSpec(base_url=a["url"], model="calibration", num_requests=a["n"], num_warmup=0,
+                prompts=[Prompt(token_ids=list(range(a["isl"])), client_tokens=a["isl"], max_tokens=a["osl"])],
+                concurrency=a["n"], workers=a["workers"], point_id="cap", timeout_s=600,
+                ramp_up_s=0.0 if a["n"] <= 256 else a["n"] / 4000.0)
+res = run_load(spec)
+s = summarize(res.records, client=res.client)
+truth = json.loads(urllib.request.urlopen(a["url"] + "/calibration/truth").read())
+chunk = timing_errors(res.records, truth["requests"])["chunk"]
+print("SELF_JSON " + json.dumps({"p50": s["median_ttft"], "p99": s["p99_ttft"], "failed": s["failed"],
+                                 "chunk_err_p50_ms": chunk["p50_ms"], "chunk_err_p99_ms": chunk["p99_ms"]}))
+"""
+
+
 def run_servemark(srv: CalibrationServer, streams: int, workers: int) -> dict[str, Any]:
-    spec = LoadSpec(base_url=srv.base_url, model="calibration", num_requests=streams, num_warmup=0,
-                    prompts=[Prompt(token_ids=list(range(ISL)), client_tokens=ISL, max_tokens=OSL)],
-                    concurrency=streams, workers=workers, point_id=f"cap{streams}", timeout_s=600,
-                    ramp_up_s=0.0 if streams <= 256 else streams / 4000.0)
-    t0 = os.times()
-    res = run_load(spec)
-    t1 = os.times()
-    cpu = (t1.user + t1.system) - (t0.user + t0.system)
-    if workers > 1:
-        cpu = (t1.children_user + t1.children_system) - (t0.children_user + t0.children_system)
-    s = summarize(res.records, client=res.client)
-    chunk = timing_errors(res.records, srv.truth()["requests"])["chunk"]  # servemark stamps on the server's clock
-    return {"cpu_s": cpu, "p50": s["median_ttft"], "p99": s["p99_ttft"], "failed": s["failed"],
-            "chunk_err_p50_ms": chunk["p50_ms"], "chunk_err_p99_ms": chunk["p99_ms"]}
-
-
-def window_cpu(samples: list[tuple[float, float]], start: float, end: float) -> float | None:
-    """CPU seconds spent between ``start`` and ``end`` (perf_counter), from cumulative samples."""
-    if len(samples) < 2:
-        return None
-    t = np.array([s[0] for s in samples])
-    c = np.array([s[1] for s in samples])
-    return float(np.interp(end, t, c) - np.interp(start, t, c))
+    """servemark's client in its own process, sampled from outside exactly like a peer."""
+    args = json.dumps({"url": srv.base_url, "n": streams, "isl": ISL, "osl": OSL, "workers": workers})
+    proc = subprocess.Popen([sys.executable, "-c", SELF_LOAD, args], stdout=subprocess.PIPE, text=True)
+    with CpuSampler(proc.pid) as cpu:
+        out, _ = proc.communicate(timeout=900)
+    line = next((ln for ln in out.splitlines() if ln.startswith("SELF_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"servemark's load process failed (exit {proc.returncode})")
+    return {"cpu_s": cpu.window(*load_window(srv)), **json.loads(line[len("SELF_JSON "):])}
 
 
 def run_other(tool: str, srv: CalibrationServer, streams: int, tok: Path, tmp: Path) -> dict[str, Any]:
     w = Workload(base_url=srv.base_url, tokenizer=tok, isl=ISL, osl=OSL, num_requests=streams, concurrency=streams)
     run = run_peer(tool, w, tmp / f"{tool}-{streams}", timeout_s=900, sample_cpu=True)
     p = import_peer(tool, run)
-    reqs = srv.truth()["requests"].values()
-    start = min(r["received_ns"] for r in reqs) / 1e9
-    end = max(max(r["chunk_ns"] or [r["received_ns"]]) for r in reqs) / 1e9
-    cpu = window_cpu(run.extra["cpu_samples"], start, end)
-    return {"cpu_s": cpu, "p50": p.median_ttft, "p99": p.p99_ttft, "failed": p.failed}
+    return {"cpu_s": run.extra["cpu"].window(*load_window(srv)), "p50": p.median_ttft, "p99": p.p99_ttft,
+            "failed": p.failed}
 
 
 def show(row: dict[str, Any]) -> None:

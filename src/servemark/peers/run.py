@@ -140,16 +140,26 @@ def argv_for(peer: str, w: Workload, out: Path) -> list[str]:
     return BUILDERS[peer](w, out)
 
 
-def _tree_cpu(proc) -> float:
-    """User+system CPU seconds of a process and all its live descendants (psutil)."""
+def _tree_cpu(proc, exclude: frozenset[int] = frozenset()) -> float:
+    """User+system CPU seconds of a process and its live descendants (psutil), minus the
+    subtrees rooted at ``exclude`` (e.g. a server the caller itself started)."""
     import psutil
 
     total = 0.0
     try:
-        procs = [proc, *proc.children(recursive=True)]
+        kids = proc.children(recursive=True)
     except psutil.Error:
         return total
-    for p in procs:
+    skip = set(exclude)
+    for k in kids:  # children() lists parents before their children
+        try:
+            if k.ppid() in skip:
+                skip.add(k.pid)
+        except psutil.Error:
+            pass
+    for p in [proc, *kids]:
+        if p.pid in skip:
+            continue
         try:
             t = p.cpu_times()
             total += t.user + t.system
@@ -158,17 +168,54 @@ def _tree_cpu(proc) -> float:
     return total
 
 
+class CpuSampler:
+    """Samples the CPU of a process tree every ``period_s`` as ``(perf_counter, cpu_s)`` pairs, so a
+    caller can charge only a window (e.g. the calibration server's first receipt to last chunk)."""
+
+    def __init__(self, pid: int, period_s: float = 0.05, exclude: frozenset[int] = frozenset()) -> None:
+        import threading
+
+        import psutil
+
+        self.samples: list[tuple[float, float]] = []
+        self._root = psutil.Process(pid)
+        self._period = period_s
+        self._exclude = exclude
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._period):
+            self.samples.append((time.perf_counter(), _tree_cpu(self._root, self._exclude)))
+
+    def __enter__(self) -> "CpuSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def window(self, start: float, end: float) -> float | None:
+        """CPU seconds between ``start`` and ``end`` (perf_counter), interpolated between samples."""
+        import numpy as np
+
+        if len(self.samples) < 2:
+            return None
+        t = np.array([x[0] for x in self.samples])
+        c = np.array([x[1] for x in self.samples])
+        return float(np.interp(end, t, c) - np.interp(start, t, c))
+
+
 def run_peer(peer: str, w: Workload, out: Path, timeout_s: float = 600.0, sample_cpu: bool = False) -> PeerRun:
     """Run ``peer`` to completion (bounded by ``timeout_s``); never raises for the peer's own failure.
 
-    The peer runs in its own process group (killed whole on timeout). With ``sample_cpu``, the CPU
-    of its whole process tree is sampled every 50 ms as ``(perf_counter, cpu_s)`` pairs in
-    ``extra["cpu_samples"]``: on the calibration server's clock, so a caller can charge only the
-    load window (the peer's start-up, tokenizer and dataset build stay out)."""
+    The peer runs in its own process group (killed whole on timeout). With ``sample_cpu``, its
+    process tree's CPU is sampled (:class:`CpuSampler`, in ``extra["cpu"]``): on the calibration
+    server's clock, so a caller can charge only the load window (the peer's start-up, tokenizer
+    and dataset build stay out)."""
+    import contextlib
     import signal
-    import threading
-
-    import psutil
 
     out.mkdir(parents=True, exist_ok=True)
     argv = argv_for(peer, w, out)
@@ -177,36 +224,25 @@ def run_peer(peer: str, w: Workload, out: Path, timeout_s: float = 600.0, sample
     if peer in OFFLINE_OK:
         env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     env.pop("PYTHONPATH", None)  # the peer runs in its own environment, never on servemark's path
-    samples: list[tuple[float, float]] = []
+    sampler: CpuSampler | None = None
     t0, w0 = os.times(), time.perf_counter()
     with open(log, "w") as fh:
         fh.write(json.dumps(argv) + "\n")
         fh.flush()
         proc = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                 cwd=out, start_new_session=True)
-        stop = threading.Event()
-
-        def sample() -> None:
-            root = psutil.Process(proc.pid)
-            while not stop.wait(0.05):
-                samples.append((time.perf_counter(), _tree_cpu(root)))
-
-        sampler = threading.Thread(target=sample, daemon=True) if sample_cpu else None
-        if sampler:
-            sampler.start()
-        try:
-            rc = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            rc = 124
-        finally:
-            stop.set()
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            if sampler:
-                sampler.join()
+        sampler = CpuSampler(proc.pid) if sample_cpu else None
+        with sampler or contextlib.nullcontext():
+            try:
+                rc = proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                rc = 124
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
     t1 = os.times()
     cpu = (t1.children_user + t1.children_system) - (t0.children_user + t0.children_system)
     files = sorted(p for p in out.rglob(RESULT_GLOBS[peer]) if p.is_file())
     return PeerRun(peer, argv, rc, files, time.perf_counter() - w0, log, cpu_s=cpu,
-                   extra={"cpu_samples": samples} if sample_cpu else {})
+                   extra={"cpu": sampler} if sampler else {})
