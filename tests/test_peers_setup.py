@@ -25,10 +25,9 @@ def test_unknown_and_missing_peers_say_what_to_do(tmp_path: Path, monkeypatch: p
 
 
 def test_peer_cli_lists_pins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from servemark.cli import _attach, app
+    from servemark.cli import app
 
     monkeypatch.setenv("SERVEMARK_HOME", str(tmp_path))
-    _attach()
     res = CliRunner().invoke(app, ["peer", "list"], env={"COLUMNS": "200"})
     assert res.exit_code == 0
     for pin in ("aiperf==0.13.0", "guidellm==0.8.1", "inference-perf==0.7.0"):

@@ -17,7 +17,7 @@ from typing import Any
 
 from servemark.errors import ServemarkError
 from servemark.importers.common import stable_id
-from servemark.metrics.summarize import FAILURE_FLAG_FRACTION
+from servemark.metrics.summarize import failure_flags
 from servemark.point import Point
 
 STATS = ("mean", "median", "std", "p90", "p99", "p999")
@@ -96,7 +96,7 @@ def peer_point(*, source: str, source_file: str, identity: dict[str, Any], ctx: 
         if f.get(k) is not None:
             f[k] = f[k] / gpus
     num_requests, failed = int(f.get("num_requests") or 0), int(f.get("failed") or 0)
-    flags = ["too_many_failures"] if num_requests and failed / num_requests > FAILURE_FLAG_FRACTION else []
+    flags = failure_flags(num_requests, failed)  # the same rule as servemark's own points
     extra = {**extra, "origin": {"gpus": "option" if ctx.gpus else "default",
                                  "hardware": "option" if ctx.hardware else "default"}}
     return Point(run_id=run_id, point_id=stable_id(source[:2], identity), started_at=started_at,

