@@ -111,3 +111,22 @@ def test_tools_on_the_real_vllm_server(vllm_server, tmp_path: Path) -> None:
     if "vllm-bench" in tools:  # vLLM CPU streams one token per chunk: its per-chunk "ITL" is per token here
         r = by[("vllm-bench", "ITL mean")]
         assert r.value == pytest.approx(by[("vllm-bench", "TPOT mean")].value, rel=0.05)
+
+
+def test_conformance_command_writes_rows_and_markdown(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from servemark.cli import app
+
+    rows_f, md_f = tmp_path / "rows.json", tmp_path / "table.md"
+    res = CliRunner().invoke(app, ["conformance", "--plans", "multi", "--tools", "servemark", "--json", str(rows_f),
+                                   "--markdown", str(md_f)])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(rows_f.read_text())
+    itl = next(r for r in rows if r["metric"] == "ITL mean")
+    assert itl["tool"] == "servemark" and abs(itl["error_pct"]) < REL * 100
+    assert "#### multi" in md_f.read_text() and "| ITL mean |" in md_f.read_text()
+    bad = CliRunner().invoke(app, ["conformance", "--plans", "nope"])
+    assert bad.exit_code != 0 and "unknown plans" in bad.output
