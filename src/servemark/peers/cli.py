@@ -88,8 +88,8 @@ def conformance(
                 if o.error:
                     err.print(f"  [red]{t} failed[/]: {o.error}")
             table = Table(title=f"{name}: {plan.what}")
-            for col in ("tool", "metric", "tool's name", "tool", "truth", "error"):
-                table.add_column(col, justify="right" if col in ("tool", "truth", "error") and col != "tool" else "left")
+            for col in ("tool", "metric", "tool's name", "value", "truth", "error"):
+                table.add_column(col, justify="right" if col in ("value", "truth", "error") else "left")
             for r in cf.rows_for(result):
                 table.add_row(r.tool, r.metric, r.label, cf.fmt_value(r.value, r.metric),
                               cf.fmt_value(r.truth, r.metric), cf.fmt_error(r.metric, r.value, r.truth))
