@@ -25,6 +25,7 @@ from servemark.errors import ServemarkError
 from servemark.evals import cli as evals_cli
 from servemark.importers import cli as importers_cli
 from servemark.models import cli as models_cli
+from servemark.peers import cli as peers_cli
 from servemark.report import cli as report_cli
 from servemark.report.dashboard import cli as dashboard_cli
 from servemark.sol import cli as sol_cli
@@ -64,6 +65,7 @@ app.add_typer(report_cli.app)  # report
 app.add_typer(calibration_cli.app)  # calibrate
 app.add_typer(analysis_cli.app)  # frontier, cost, compare, history
 app.add_typer(sweep_plan.app)  # plan
+app.add_typer(peers_cli.app)  # conformance
 app.add_typer(sol_cli.gpu_data_app)  # gpu-data
 app.add_typer(slurm_cli.app)  # submit, job-task
 app.add_typer(bundles_cli.app)  # export
@@ -72,6 +74,7 @@ app.add_typer(engine_envs_cli.app, name="engine")
 app.add_typer(models_cli.app, name="model")
 importers_cli.import_app.command("bundle")(bundles_cli.import_bundle_cmd)
 app.add_typer(importers_cli.import_app, name="import")
+app.add_typer(peers_cli.peer_app, name="peer")
 app.add_typer(sol_cli.app, name="sol")
 app.add_typer(evals_cli.app, name="eval")
 app.add_typer(dashboard_cli.app, name="dashboard")

@@ -1,4 +1,4 @@
-"""``servemark import inferencex|vllm-bench FILE...``: the ``import`` group (``import_app``)."""
+"""``servemark import inferencex|vllm-bench|aiperf|guidellm|inference-perf FILE...``: the ``import`` group (``import_app``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from servemark.importers.common import ImportReport
 from servemark.store import Store
 
 out = Console()
-import_app = typer.Typer(help="Import results measured elsewhere (InferenceX rows, vLLM bench serve JSON).",
+import_app = typer.Typer(help="Import results measured elsewhere (InferenceX, vLLM bench serve, AIPerf, GuideLLM, inference-perf).",
                          no_args_is_help=True)
 
 
@@ -64,3 +64,40 @@ def import_vllm_cmd(
     with Store(db_path(db)) as store:
         for f in files:
             _print(import_vllm_bench(store, f, ctx), as_json)
+
+
+
+def _peer_command(name: str, module: str, function: str, files_help: str, doc: str) -> None:
+    """``servemark import NAME FILE...`` for a peer whose importer takes a PeerContext."""
+
+    def command(
+        files: list[Path] = typer.Argument(..., help=files_help),
+        hardware: Optional[str] = typer.Option(None, "--hardware", help="Hardware that served the run."),
+        gpus: Optional[int] = typer.Option(None, "--gpus", help="GPUs serving (default 1): throughputs are divided by it."),
+        engine: str = typer.Option("", "--engine", help="Engine that served the run."),
+        precision: Optional[str] = typer.Option(None, "--precision", help="Precision."),
+        db: Optional[Path] = DB_OPTION,
+        as_json: bool = json_option("Print the import reports as JSON."),
+    ) -> None:
+        import importlib
+
+        from servemark.importers.peer_common import PeerContext
+
+        run = getattr(importlib.import_module(module), function)
+        ctx = PeerContext(hardware=hardware, gpus=gpus, engine=engine, precision=precision)
+        with Store(db_path(db)) as store:
+            for f in files:
+                _print(run(store, f, ctx), as_json)
+
+    command.__doc__ = doc
+    import_app.command(name)(command)
+
+
+_peer_command("aiperf", "servemark.importers.aiperf", "import_aiperf", "AIPerf profile_export_aiperf.json (or .csv).",
+              "Import AIPerf results (ms -> s; AIPerf's ITL is servemark's TPOT; its ICL is servemark's ICL).")
+_peer_command("guidellm", "servemark.importers.guidellm", "import_guidellm",
+              "GuideLLM benchmarks JSON (guidellm run --output kind=json).",
+              "Import GuideLLM benchmarks (one point each; GuideLLM's ITL is servemark's TPOT, its TPOT is kept apart).")
+_peer_command("inference-perf", "servemark.importers.inference_perf", "import_inference_perf",
+              "inference-perf summary_lifecycle_metrics.json (config.yaml beside it is read).",
+              "Import inference-perf lifecycle reports (its ITL, zero inside chunks, is kept apart).")
