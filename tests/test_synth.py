@@ -60,6 +60,19 @@ def test_preset_parameter_counts_match_the_published_models():
     assert S.weight_bytes(load_spec("llama-3.1-8b"), "f16") == 16_061_054_976
 
 
+def test_threaded_writer_gives_the_same_bytes(tmp_path, llama_src, gguf):
+    # the weights are written by several threads (os.pwrite) for big models; the chunk draws are
+    # made in file order, so the file must not depend on the thread count
+    cfg = _cfg(tmp_path, hidden_size=256, intermediate_size=2048, num_hidden_layers=3)
+    one, many = tmp_path / "one.gguf", tmp_path / "many.gguf"
+    S.synth(cfg, out=one, memory=(64 * 2**30, "t"), threads=1)
+    S.synth(cfg, out=many, memory=(64 * 2**30, "t"), threads=4)
+    assert one.read_bytes() == many.read_bytes()
+    r = gguf.GGUFReader(str(many))
+    assert len(r.tensors) == len(S.plan_tensors(load_spec(cfg)))
+    assert r.tensors[-1].data.nbytes > 0
+
+
 def test_gguf_reads_back_with_gguf_py(tmp_path, llama_src, gguf):
     out = tmp_path / "tiny.gguf"
     res = S.synth(_cfg(tmp_path), out=out, memory=(64 * 2**30, "test"))

@@ -34,6 +34,7 @@ def synth_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the random weights."),
     weights: bool = typer.Option(True, "--weights/--no-weights", help="hf: --no-weights writes config + tokenizer only (vLLM/SGLang --load-format dummy)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the size and stop."),
+    threads: int = typer.Option(4, "--threads", min=1, help="gguf: threads writing the weights (the bytes do not depend on it)."),
 ) -> None:
     """Write CONFIG's architecture with random weights and a real tokenizer.
 
@@ -48,7 +49,7 @@ def synth_cmd(
         n = weight_bytes(spec, d, fmt)
         typer.echo(f"{spec.name}: {param_count(spec) / 1e9:.3f} B params, {n / GB:.2f} GB of {d} weights ({fmt})")
         return
-    res = synth(config, fmt, out, dtype, vocab, tokenizer, seed, weights)
+    res = synth(config, fmt, out, dtype, vocab, tokenizer, seed, weights, threads=threads)
     typer.echo(describe(res))
 
 

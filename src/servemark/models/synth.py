@@ -215,15 +215,20 @@ class RandomPool:
             self.data = blocks.reshape(-1)
         self.nblocks = len(self.data) // self.block
 
-    def chunks(self, nbytes: int) -> Iterator[memoryview]:
+    def spans(self, nbytes: int) -> Iterator[tuple[int, int]]:
+        """(pool offset, length) of each chunk of an ``nbytes`` tensor, drawn in file order."""
         left = nbytes
         step = max(self.block, (CHUNK_BYTES // self.block) * self.block)
         while left > 0:
             take = min(left, step)
             nb = take // self.block
             start = int(self.rng.integers(0, self.nblocks - nb + 1)) * self.block
-            yield memoryview(self.data[start:start + take])
+            yield start, take
             left -= take
+
+    def chunks(self, nbytes: int) -> Iterator[memoryview]:
+        for start, take in self.spans(nbytes):
+            yield memoryview(self.data[start:start + take])
 
 
 def _small(t: TensorPlan, rng: np.random.Generator) -> np.ndarray:
@@ -234,11 +239,51 @@ def _small(t: TensorPlan, rng: np.random.Generator) -> np.ndarray:
     return (rng.standard_normal(t.shape, dtype=np.float32) * WEIGHT_STD).astype(np.float32)
 
 
-def _pad(f: BinaryIO, align: int) -> None:
+def _write_data(f: BinaryIO, tensors: list[TensorPlan], sizes: list[int], align: int, pool: RandomPool,
+                rng: np.random.Generator, threads: int) -> None:
+    """The data section: every tensor at its aligned offset, random ones as pool chunks.
+
+    The chunks are drawn in file order (so the bytes do not depend on ``threads``), then written
+    with ``os.pwrite`` from ``threads`` threads: a 141 GB model into a RAM disk is limited by one
+    thread's copy speed otherwise (pwrite releases the GIL).
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    f.flush()
+    fd = f.fileno()
     pos = f.tell()
-    pad = (-pos) % align
-    if pad:
-        f.write(b"\0" * pad)
+    jobs: list[tuple[int, int, int]] = []  # (file offset, pool offset, length)
+    for t, n in zip(tensors, sizes):
+        pos += (-pos) % align
+        if t.force_f32 or len(t.shape) == 1:
+            arr = _small(t, rng)
+            assert arr.nbytes == n
+            os.pwrite(fd, arr.tobytes(), pos)
+        else:
+            at = pos
+            for start, take in pool.spans(n):
+                jobs.append((at, start, take))
+                at += take
+        pos += n
+    pos += (-pos) % align
+
+    def put(job: tuple[int, int, int]) -> None:
+        at, start, take = job
+        view = memoryview(pool.data[start:start + take])
+        while view:
+            done = os.pwrite(fd, view, at)
+            view, at = view[done:], at + done
+
+    if threads <= 1:
+        for job in jobs:
+            put(job)
+    else:
+        with ThreadPoolExecutor(threads) as ex:
+            for _ in ex.map(put, jobs, chunksize=16):
+                pass
+    os.ftruncate(fd, pos)
+    f.seek(pos)
 
 
 # --- GGUF ---------------------------------------------------------------------------------------
@@ -279,7 +324,8 @@ def default_vocab(spec: ArchSpec) -> str:
 
 
 def write_gguf(spec: ArchSpec, out: Path, dtype: str = "f16", vocab: str | None = None,
-               seed: int = 0, src: Path | None = None, memory: tuple[int, str] | None = None) -> SynthResult:
+               seed: int = 0, src: Path | None = None, memory: tuple[int, str] | None = None,
+               threads: int = 1) -> SynthResult:
     from servemark.models.llama_src import import_gguf, llama_cpp_src, vocab_gguf
 
     if dtype not in GGUF_DTYPES:
@@ -334,17 +380,7 @@ def write_gguf(spec: ArchSpec, out: Path, dtype: str = "f16", vocab: str | None 
         writer.write_kv_data_to_file()
         writer.write_ti_data_to_file()
         f = writer.fout[0]
-        align = writer.data_alignment
-        for t, n in zip(tensors, sizes):
-            _pad(f, align)
-            if t.force_f32 or len(t.shape) == 1:
-                arr = _small(t, rng)
-                assert arr.nbytes == n
-                f.write(arr.tobytes())
-            else:
-                for chunk in pool.chunks(n):
-                    f.write(chunk)
-        _pad(f, align)
+        _write_data(f, tensors, sizes, writer.data_alignment, pool, rng, threads)
         writer.close()
         tmp.replace(out)
     except BaseException:
@@ -382,7 +418,7 @@ def default_out(spec: ArchSpec, fmt: str, dtype: str) -> Path:
 
 def synth(config: str, fmt: str = "gguf", out: Path | None = None, dtype: str | None = None,
           vocab: str | None = None, tokenizer: Path | None = None, seed: int = 0,
-          weights: bool = True, memory: tuple[int, str] | None = None) -> SynthResult:
+          weights: bool = True, memory: tuple[int, str] | None = None, threads: int = 1) -> SynthResult:
     from servemark.models.arch import load_spec
 
     spec = load_spec(config)
@@ -393,7 +429,7 @@ def synth(config: str, fmt: str = "gguf", out: Path | None = None, dtype: str | 
     if fmt == "gguf":
         if not weights:
             raise ServemarkError("--no-weights applies to --format hf (for --load-format dummy)")
-        return write_gguf(spec, out, dtype, vocab, seed, memory=memory)
+        return write_gguf(spec, out, dtype, vocab, seed, memory=memory, threads=threads)
     from servemark.models.synth_hf import write_hf
 
     return write_hf(spec, out, dtype, tokenizer, seed, weights, memory=memory)
