@@ -37,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DEFAULT_PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
                      "manylinux2014_x86_64", "manylinux1_x86_64"]
-JOB_FILES = ["device_run.sh", "remaining.py", "make_job.py"]
+JOB_FILES = ["device_run.sh", "remaining.py", "ceiling_argv.py", "make_job.py"]
 """Scripts copied beside the recipes (every ``*.yaml`` of this folder)."""
 
 # what the GPU build does not need: trimmed from the llama.cpp tree (keeps the tarball small)
