@@ -16,7 +16,12 @@
 #   device_run.sh sweep DEADLINE RECIPE        the recipe's points not yet stored, stopped (SIGINT:
 #                                              finished points are kept) at DEADLINE (epoch seconds)
 #   device_run.sh bench DEADLINE RECIPE        llama-batched-bench at the recipe's lengths and batch sizes
+#   device_run.sh drop RECIPE                  delete the recipe's model files (room for the next)
 #   device_run.sh collect                      results (Parquet, records, traces, logs) to $OUT
+#
+# A recipe whose model path ends in -00001-of-0000N.gguf gets shards of at most $SPLIT_GB GB
+# (default 100): the first where the path says, the others in a RAM disk ($W/ram, tmpfs), linked
+# beside it; so a model larger than the disk (a 141 GB 70B FP16 on a 128 GB disk) still loads.
 #
 # GPU_LANE=1 (say) runs a sweep or bench on those GPUs only: engine, NVML meter and trace.
 # Argument lists are bash arrays throughout: a flag with spaces (the AMX -m flags) stays one argument.
@@ -62,6 +67,7 @@ model_of() {
 
 prepare() {
   log "host"
+  memory_report > /dev/null
   { nvidia-smi; nvidia-smi topo -m; nvidia-smi --query-gpu=index,name,driver_version,memory.total,clocks.max.sm,clocks.max.mem,power.limit --format=csv; nproc; free -g; df -h /tmp; python3 --version; } > "$W/logs/host.txt" 2>&1
   python3 -m pip list --format=freeze > "$W/logs/image-pip-freeze.txt" 2>/dev/null
   env_setup || { log "python deps failed"; return 1; }
@@ -72,23 +78,28 @@ prepare() {
     build > "$W/logs/build.log" 2>&1 &
     bpid=$!
   fi
-  local r preset path
+  local r preset path split=()
   for r in "$@"; do
     IFS=$'\t' read -r preset path < <(model_of "$JOB/$r")
-    if [[ "$path" == "$W/ram/"* ]] && ! mountpoint -q "$W/ram"; then
-      # a model larger than the disk: a RAM disk of the size asked (tmpfs grows as it is written)
-      mkdir -p "$W/ram"
-      if ! mount -t tmpfs -o "size=${RAM_GB:-200}g" tmpfs "$W/ram"; then
-        log "no tmpfs mount; using /dev/shm"
-        mount -o "remount,size=${RAM_GB:-200}g" /dev/shm; rmdir "$W/ram"; ln -sfn /dev/shm "$W/ram"
-      fi
-      df -h "$W/ram/"
+    split=()
+    if [[ "$path" =~ -00001-of-([0-9]{5})\.gguf$ ]]; then
+      # a model larger than the disk: shards, the first on disk, the others linked into a RAM disk
+      local n=$((10#${BASH_REMATCH[1]})) stem=${path%-00001-of-*} i
+      ram_disk || return 1
+      for ((i = 2; i <= n; i++)); do
+        local shard; shard=$(printf '%s-%05d-of-%05d.gguf' "$stem" "$i" "$n")
+        mkdir -p "$(dirname "$shard")"; [ -e "$shard" ] || ln -sfn "$W/ram/$(basename "$shard")" "$shard"
+      done
+      split=(--split-gb "${SPLIT_GB:-100}")
+      [ -f "$path" ] && [ -f "$(readlink -f "$(printf '%s-%05d-of-%05d.gguf' "$stem" "$n" "$n")")" ] && continue
+      path="$stem.gguf"
     fi
+    if [[ "$path" == "$W/ram/"* ]]; then ram_disk || return 1; fi
     if [ ! -f "$path" ]; then
-      log "synth $preset -> $path"
+      log "synth $preset -> $path ${split[*]}"
       # one model that cannot be written (no room, say) leaves the others and the build going
-      python3 -m servemark model synth "$preset" --format gguf --dtype f16 --threads "${SYNTH_THREADS:-16}" --out "$path" 2>&1 | tee -a "$W/logs/synth.log" || { log "synth $preset failed"; continue; }
-      cp "$path.synth.json" "$W/logs/$(basename "$path" .gguf).synth.json"
+      python3 -m servemark model synth "$preset" --format gguf --dtype f16 --threads "${SYNTH_THREADS:-8}" "${split[@]}" --out "$path" 2>&1 | tee -a "$W/logs/synth.log" || { log "synth $preset failed"; memory_report; continue; }
+      cp "$W"/models/*.synth.json "$W/logs/" 2>/dev/null
     fi
   done
   if [ -n "$bpid" ]; then
@@ -97,6 +108,27 @@ prepare() {
     [ $rc -eq 0 ] || { log "build failed"; tail -40 "$W/logs/build.log"; return 1; }
   fi
   "$BUILD/bin/llama-server" --version 2>&1 | tail -2
+}
+
+memory_report() {
+  { date -u; free -g; df -h "$W" "$W/ram" 2>/dev/null; cat /sys/fs/cgroup/memory.max /proc/self/cgroup 2>/dev/null; dmesg 2>/dev/null | grep -i -A3 "out of memory\|oom" | tail -20; } | tee -a "$W/logs/memory.txt"
+}
+
+ram_disk() {
+  mountpoint -q "$W/ram" || [ -L "$W/ram" ] && return 0
+  mkdir -p "$W/ram"
+  if ! mount -t tmpfs -o "size=${RAM_GB:-200}g" tmpfs "$W/ram"; then
+    log "no tmpfs mount; using /dev/shm"
+    mount -o "remount,size=${RAM_GB:-200}g" /dev/shm; rmdir "$W/ram"; ln -sfn /dev/shm "$W/ram"
+  fi
+  df -h "$W/ram/"
+}
+
+# delete a recipe's model (its shards and what they link to): room for the next one
+drop() {
+  local preset path f; IFS=$'\t' read -r preset path < <(model_of "$JOB/$1")
+  for f in "${path%-00001-of-*}"*.gguf; do rm -f "$(readlink -f "$f")" "$f"; done
+  log "dropped ${path%-00001-of-*}*"; df -h "$W" | tail -1
 }
 
 name_of() { python3 -c "import sys,yaml; print(yaml.safe_load(open(sys.argv[1]))['name'])" "$1"; }
@@ -161,6 +193,7 @@ EOF
 
 case "${1:-}" in
   prepare) shift; prepare "$@" ;;
+  drop) shift; drop "$1" ;;
   sweep) shift; sweep "$@" ;;
   bench) shift; bench "$@" ;;
   collect) collect ;;

@@ -148,6 +148,7 @@ def slim_llama_cpp(out: Path, sdist: Path | None = None) -> Path:
             if not m.name.startswith(top):
                 continue
             m.name = m.name[len(top):]
+            m.pax_headers.pop("path", None)  # a long name's PAX record would restore the old path
             if not m.name or _trimmed(m):
                 continue
             tout.addfile(m, tin.extractfile(m) if m.isfile() else None)
