@@ -42,6 +42,7 @@ JOB_FILES = ["device_run.sh", "remaining.py", "ceiling_argv.py", "make_job.py"]
 
 # what the GPU build does not need: trimmed from the llama.cpp tree (keeps the tarball small)
 TRIM_DIRS = ["docs", "media", "benches", "tests", "examples", ".github"]
+# (tools/ui stays: configure reads its templates even with the web UI off)
 TRIM_BACKENDS = ["ggml-virtgpu", "ggml-cann", "ggml-webgpu", "ggml-openvino", "ggml-et", "ggml-metal",
                  "ggml-hexagon", "ggml-sycl", "ggml-vulkan", "ggml-opencl", "ggml-zdnn", "ggml-musa"]
 KEEP_VOCABS = ["ggml-vocab-llama-bpe.gguf", "ggml-vocab-llama-spm.gguf", "ggml-vocab-qwen2.gguf"]
@@ -126,8 +127,6 @@ def _trimmed(member: tarfile.TarInfo) -> bool:
         return True
     if rel.startswith("ggml/src/") and parts[3:4] and parts[3] in TRIM_BACKENDS:
         return True
-    if rel.startswith("tools/ui/") and member.isfile():  # the web UI (off): keep only its cmake files
-        return not (parts[-1] == "CMakeLists.txt" or parts[-1].endswith(".cmake"))
     return rel.startswith("models/") and member.isfile() and parts[-1] not in KEEP_VOCABS
 
 
