@@ -16,6 +16,7 @@
 #   device_run.sh sweep DEADLINE RECIPE        the recipe's points not yet stored, stopped (SIGINT:
 #                                              finished points are kept) at DEADLINE (epoch seconds)
 #   device_run.sh bench DEADLINE RECIPE        llama-batched-bench at the recipe's lengths and batch sizes
+#   device_run.sh build                        only the llama.cpp build (VARIANT=cpu: without CUDA)
 #   device_run.sh drop RECIPE                  delete the recipe's model files (room for the next)
 #   device_run.sh collect                      results (Parquet, records, traces, logs) to $OUT
 #
@@ -31,6 +32,9 @@ W=${GPUJOB_DIR:-/tmp/gpujob}
 OUT=${OUT:-$W/out}
 mkdir -p "$W" "$OUT" "$W/logs" "$W/db" "$W/runs" "$W/traces" "$W/bench"
 export PYTHONUNBUFFERED=1 PATH="$PATH:/usr/local/cuda/bin"
+PY=${PYTHON:-python3}
+# VARIANT=cpu builds llama.cpp without CUDA (the CPU-side test of a job folder); else CUDA for $CUDA_ARCH
+VARIANT=${VARIANT:-cuda}
 # NVLink multicast stays off on shared multi-GPU hosts (NCCL is not used by llama.cpp; kept anyway)
 export NCCL_NVLS_ENABLE=0
 log() { echo "[$(date -u +%T)] $*"; }
@@ -38,8 +42,8 @@ BUILD="$W/build"
 TARGETS=(llama-server llama-batched-bench)
 
 env_setup() {
-  if [ ! -f "$W/site/.ok" ]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$W/site" "$JOB"/whl/*.whl || return 1
+  if [ ! -f "$W/site/.ok" ] && compgen -G "$JOB/whl/*.whl" >/dev/null; then
+    $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$W/site" "$JOB"/whl/*.whl || return 1
     touch "$W/site/.ok"
   fi
   export PYTHONPATH="$W/site:$JOB/src" SERVEMARK_HOME="$W/home" SERVEMARK_LLAMA_CPP_SRC="$W/llama.cpp"
@@ -50,28 +54,32 @@ env_setup() {
 
 build() {
   local flags gen=()
-  mapfile -t flags < <(python3 -c "from servemark.envs.llama_cpp import cmake_args; print('\n'.join(cmake_args(True, '${CUDA_ARCH:-90}')))")
+  local cuda=True arch=${CUDA_ARCH:-90} variant
+  [ "$VARIANT" = cpu ] && cuda=False
+  variant=$($PY -c "from servemark.envs.llama_cpp import variant_name; print(variant_name($cuda, '$arch'))")
+  # one argument a line into an array: a flag holding spaces (-DCMAKE_C_FLAGS=-mno-amx-tile ...) stays one
+  mapfile -t flags < <($PY -c "from servemark.envs.llama_cpp import cmake_args; print('\n'.join(cmake_args($cuda, '$arch')))")
   command -v ninja >/dev/null && gen=(-G Ninja)
   local tb; tb=$(date +%s)
   cmake -S "$W/llama.cpp" -B "$BUILD" "${gen[@]}" "${flags[@]}" || return 1
   cmake --build "$BUILD" --config Release --target "${TARGETS[@]}" -j "$(nproc)" || return 1
   echo "BUILD_SECONDS $(( $(date +%s) - tb ))"
   # the engine installer's build record, so points carry engine_version b<N> (cuda-sm<arch>)
-  python3 -c "import json,sys; from servemark.envs.llama_cpp import cmake_args, SDIST_NAME, SDIST_VERSION; json.dump({'sdist': f'{SDIST_NAME}=={SDIST_VERSION}', 'variant': 'cuda-sm${CUDA_ARCH:-90}', 'cmake_args': cmake_args(True, '${CUDA_ARCH:-90}')}, open(sys.argv[1], 'w'))" "$BUILD/build-info.json"
+  $PY -c "import json,sys; from servemark.envs.llama_cpp import cmake_args, SDIST_NAME, SDIST_VERSION; json.dump({'sdist': f'{SDIST_NAME}=={SDIST_VERSION}', 'variant': '$variant', 'cmake_args': cmake_args($cuda, '$arch')}, open(sys.argv[1], 'w'))" "$BUILD/build-info.json"
 }
 
 # "PRESET<TAB>PATH" of a recipe's model: the name less "-synth" is the synth preset
 model_of() {
-  python3 -c "import sys,yaml; m=yaml.safe_load(open(sys.argv[1]))['model']; print(m['name'].removesuffix('-synth') + '\t' + m['path'])" "$1"
+  $PY -c "import sys,yaml; m=yaml.safe_load(open(sys.argv[1]))['model']; print(m['name'].removesuffix('-synth') + '\t' + m['path'])" "$1"
 }
 
 prepare() {
   log "host"
   memory_report > /dev/null
   { nvidia-smi; nvidia-smi topo -m; nvidia-smi --query-gpu=index,name,driver_version,memory.total,clocks.max.sm,clocks.max.mem,power.limit --format=csv; nproc; free -g; df -h /tmp; python3 --version; } > "$W/logs/host.txt" 2>&1
-  python3 -m pip list --format=freeze > "$W/logs/image-pip-freeze.txt" 2>/dev/null
+  $PY -m pip list --format=freeze > "$W/logs/image-pip-freeze.txt" 2>/dev/null
   env_setup || { log "python deps failed"; return 1; }
-  python3 -c "import servemark, duckdb, pydantic, tokenizers, pynvml; print('servemark', servemark.__version__, 'duckdb', duckdb.__version__)" || return 1
+  $PY -c "import servemark, duckdb, pydantic, tokenizers, pynvml; print('servemark', servemark.__version__, 'duckdb', duckdb.__version__)" || return 1
   local bpid=""
   if [ ! -x "$BUILD/bin/llama-server" ] || [ ! -x "$BUILD/bin/llama-batched-bench" ]; then
     log "CUDA build of ${TARGETS[*]} (background)"
@@ -98,7 +106,7 @@ prepare() {
     if [ ! -f "$path" ]; then
       log "synth $preset -> $path ${split[*]}"
       # one model that cannot be written (no room, say) leaves the others and the build going
-      python3 -m servemark model synth "$preset" --format gguf --dtype f16 --threads "${SYNTH_THREADS:-8}" "${split[@]}" --out "$path" 2>&1 | tee -a "$W/logs/synth.log" || { log "synth $preset failed"; memory_report; continue; }
+      $PY -m servemark model synth "$preset" --format gguf --dtype f16 --threads "${SYNTH_THREADS:-8}" "${split[@]}" --out "$path" 2>&1 | tee -a "$W/logs/synth.log" || { log "synth $preset failed"; memory_report; continue; }
       cp "$W"/models/*.synth.json "$W/logs/" 2>/dev/null
     fi
   done
@@ -131,19 +139,19 @@ drop() {
   log "dropped ${path%-00001-of-*}*"; df -h "$W" | tail -1
 }
 
-name_of() { python3 -c "import sys,yaml; print(yaml.safe_load(open(sys.argv[1]))['name'])" "$1"; }
+name_of() { $PY -c "import sys,yaml; print(yaml.safe_load(open(sys.argv[1]))['name'])" "$1"; }
 
 sweep() {
   local deadline=$1 recipe=$2 name; env_setup || return 1
   name=$(name_of "$JOB/$recipe")
   local db="$W/db/$name.duckdb" now="$W/db/$name.now.yaml" remain budget
-  remain=$(python3 "$JOB/remaining.py" "$db" "$JOB/$recipe" "$now")
+  remain=$($PY "$JOB/remaining.py" "$db" "$JOB/$recipe" "$now")
   budget=$(( deadline - $(date +%s) ))
   log "sweep $name on GPUs ${CUDA_VISIBLE_DEVICES:-all}: concurrencies to measure: ${remain:-none}; budget ${budget} s"
   [ -n "$remain" ] && [ "$budget" -gt 30 ] || return 0
-  python3 -m servemark.telemetry.record "$W/traces/$name-$(date +%s).json" 0.1 &
+  $PY -m servemark.telemetry.record "$W/traces/$name-$(date +%s).json" 0.1 &
   local rpid=$!
-  timeout --signal=INT --kill-after=20 "$budget" python3 -m servemark run "$now" --db "$db" --runs-dir "$W/runs/$name" 2>&1 | tee -a "$W/logs/$name-sweep.log"
+  timeout --signal=INT --kill-after=20 "$budget" $PY -m servemark run "$now" --db "$db" --runs-dir "$W/runs/$name" 2>&1 | tee -a "$W/logs/$name-sweep.log"
   kill -TERM "$rpid"; wait "$rpid"
 }
 
@@ -165,7 +173,7 @@ bench() {
   }
   while IFS= read -r line || [ -n "$line" ]; do
     if [ -z "$line" ]; then run_block; blk=(); i=$((i + 1)); else blk+=("$line"); fi
-  done < <(python3 "$JOB/ceiling_argv.py" "$JOB/$recipe" "$path" "$BUILD/bin/llama-batched-bench")
+  done < <($PY "$JOB/ceiling_argv.py" "$JOB/$recipe" "$path" "$BUILD/bin/llama-batched-bench")
   [ ${#blk[@]} -gt 0 ] && run_block
 }
 
@@ -176,7 +184,7 @@ collect() {
   for db in "$W"/db/*.duckdb; do
     [ -f "$db" ] || continue
     name=$(basename "$db" .duckdb); mkdir -p "$W/export/$name"
-    python3 - "$db" "$W/export/$name" <<'EOF'
+    $PY - "$db" "$W/export/$name" <<'EOF'
 import sys, duckdb
 db, out = sys.argv[1], sys.argv[2]
 con = duckdb.connect(db, read_only=True)
@@ -193,6 +201,7 @@ EOF
 
 case "${1:-}" in
   prepare) shift; prepare "$@" ;;
+  build) env_setup && build ;;
   drop) shift; drop "$1" ;;
   sweep) shift; sweep "$@" ;;
   bench) shift; bench "$@" ;;
