@@ -27,9 +27,10 @@ from servemark.models.hf_config import config_path, read_config
 
 SHIPPED = (
     "deepseek-v3", "deepseek-r1", "llama-3.1-8b", "llama-3.1-70b", "llama-3.3-70b",
-    "gpt-oss-120b", "qwen3-235b-a22b", "gemma-3-270m",
+    "gpt-oss-120b", "qwen3-235b-a22b", "qwen3-30b-a3b", "gemma-3-270m",
 )
 ALIASES = {
+    "qwen/qwen3-30b-a3b": "qwen3-30b-a3b",
     "dsr1": "deepseek-r1", "deepseek-r1-0528": "deepseek-r1", "deepseek-ai/deepseek-r1": "deepseek-r1",
     "deepseek-ai/deepseek-r1-0528": "deepseek-r1", "dsv3": "deepseek-v3", "deepseek-ai/deepseek-v3": "deepseek-v3",
     "llama-3.1-8b-instruct": "llama-3.1-8b", "meta-llama/llama-3.1-8b-instruct": "llama-3.1-8b",
@@ -50,6 +51,7 @@ PUBLISHED = {
     "llama-3.3-70b": {"total": 70.6},
     "gpt-oss-120b": {"total": 116.8, "active": 5.13},
     "qwen3-235b-a22b": {"total": 235.0, "active": 22.0},
+    "qwen3-30b-a3b": {"total": 30.5, "active": 3.3},
     "gemma-3-270m": {"total": 0.268},
 }
 
