@@ -56,16 +56,16 @@ build() {
   local flags gen=()
   local cuda=True arch=${CUDA_ARCH:-90} variant
   [ "$VARIANT" = cpu ] && cuda=False
-  variant=$($PY -c "from servemark.envs.llama_cpp import variant_name; print(variant_name($cuda, '$arch'))")
+  variant=$($PY -c "from servemark.engine_envs.llama_cpp import variant_name; print(variant_name($cuda, '$arch'))")
   # one argument a line into an array: a flag holding spaces (-DCMAKE_C_FLAGS=-mno-amx-tile ...) stays one
-  mapfile -t flags < <($PY -c "from servemark.envs.llama_cpp import cmake_args; print('\n'.join(cmake_args($cuda, '$arch')))")
+  mapfile -t flags < <($PY -c "from servemark.engine_envs.llama_cpp import cmake_args; print('\n'.join(cmake_args($cuda, '$arch')))")
   command -v ninja >/dev/null && gen=(-G Ninja)
   local tb; tb=$(date +%s)
   cmake -S "$W/llama.cpp" -B "$BUILD" "${gen[@]}" "${flags[@]}" || return 1
   cmake --build "$BUILD" --config Release --target "${TARGETS[@]}" -j "$(nproc)" || return 1
   echo "BUILD_SECONDS $(( $(date +%s) - tb ))"
   # the engine installer's build record, so points carry engine_version b<N> (cuda-sm<arch>)
-  $PY -c "import json,sys; from servemark.envs.llama_cpp import cmake_args, SDIST_NAME, SDIST_VERSION; json.dump({'sdist': f'{SDIST_NAME}=={SDIST_VERSION}', 'variant': '$variant', 'cmake_args': cmake_args($cuda, '$arch')}, open(sys.argv[1], 'w'))" "$BUILD/build-info.json"
+  $PY -c "import json,sys; from servemark.engine_envs.llama_cpp import cmake_args, SDIST_NAME, SDIST_VERSION; json.dump({'sdist': f'{SDIST_NAME}=={SDIST_VERSION}', 'variant': '$variant', 'cmake_args': cmake_args($cuda, '$arch')}, open(sys.argv[1], 'w'))" "$BUILD/build-info.json"
 }
 
 # "PRESET<TAB>PATH" of a recipe's model: the name less "-synth" is the synth preset

