@@ -62,7 +62,7 @@ app.add_typer(report_cli.app)  # report
 app.add_typer(calibration_cli.app)  # calibrate
 app.add_typer(analysis_cli.app)  # frontier, cost, compare, history
 app.add_typer(sweep_plan.app)  # plan
-app.add_typer(importers_cli.app)  # gpu-data
+app.add_typer(sol_cli.gpu_data_app)  # gpu-data
 # command groups
 app.add_typer(engine_envs_cli.app, name="engine")
 app.add_typer(models_cli.app, name="model")

@@ -1,8 +1,4 @@
-"""``servemark import inferencex|vllm-bench FILE...`` and ``servemark gpu-data``.
-
-``import_app`` is the ``import`` group; ``app`` holds ``gpu-data``, a top-level command because
-it imports a whole shipped folder rather than files the user names.
-"""
+"""``servemark import inferencex|vllm-bench FILE...``: the ``import`` group (``import_app``)."""
 
 from __future__ import annotations
 
@@ -20,7 +16,6 @@ from servemark.store import Store
 out = Console()
 import_app = typer.Typer(help="Import results measured elsewhere (InferenceX rows, vLLM bench serve JSON).",
                          no_args_is_help=True)
-app = typer.Typer()
 
 
 def _print(report: ImportReport, as_json: bool) -> None:
@@ -69,21 +64,3 @@ def import_vllm_cmd(
     with Store(db_path(db)) as store:
         for f in files:
             _print(import_vllm_bench(store, f, ctx), as_json)
-
-
-@app.command("gpu-data")
-def gpu_data_cmd(
-    db: Optional[Path] = DB_OPTION,
-    root: Optional[Path] = typer.Option(None, "--root", help="Folder of GPU datasets (default: data/gpu of this checkout)."),
-) -> None:
-    """Import the measured GPU datasets (data/gpu) with their speed-of-light overlay into the store."""
-    from servemark.errors import ServemarkError
-    from servemark.importers.gpu_data import data_root, import_all
-
-    where = root or data_root()
-    with Store(db_path(db)) as store:
-        done = import_all(store, where)
-    if not done:
-        raise ServemarkError(f"no GPU datasets (points.parquet) under {where}")
-    for name, n in done.items():
-        typer.echo(f"{name}: {n} points")

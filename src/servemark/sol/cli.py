@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import typer
@@ -19,9 +19,12 @@ from rich.table import Table
 
 from servemark.cli_options import DB_OPTION, db_path, json_option
 from servemark.errors import ServemarkError
+from servemark.store import Store
 
 app = typer.Typer(help="Speed of light: hardware catalogue, four-resource breakdown, SOL frontiers, measured / SOL.",
                       no_args_is_help=True)
+gpu_data_app = typer.Typer()
+"""``servemark gpu-data``: a top-level command, kept with the SOL overlay it computes."""
 out = Console()
 
 JSON_OPT = json_option("Print JSON instead of a table.")
@@ -185,3 +188,21 @@ def check_cmd(db: Path = DB_OPTION, kind: str = typer.Option("strict", "--kind",
     skipped = [f for f in fr if f.fraction is None]
     if skipped:
         out.print(f"not judged: {len(skipped)} (e.g. {skipped[0].note})")
+
+
+@gpu_data_app.command("gpu-data")
+def gpu_data_cmd(
+    db: Optional[Path] = DB_OPTION,
+    root: Optional[Path] = typer.Option(None, "--root", help="Folder of GPU datasets (default: data/gpu of this checkout)."),
+) -> None:
+    """Import the measured GPU datasets (data/gpu) with their speed-of-light overlay into the store."""
+    from servemark.errors import ServemarkError
+    from servemark.sol.gpu_data import data_root, import_all
+
+    where = root or data_root()
+    with Store(db_path(db)) as store:
+        done = import_all(store, where)
+    if not done:
+        raise ServemarkError(f"no GPU datasets (points.parquet) under {where}")
+    for name, n in done.items():
+        typer.echo(f"{name}: {n} points")
