@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(not datasets(), reason="no data/gpu in this chec
 
 
 def _all_points() -> list:
-    from servemark.importers.gpu_data import load_points
+    from servemark.sol.gpu_data import load_points
 
     return [p for f in datasets() for p in load_points(f)]
 
@@ -75,7 +75,7 @@ def _records(folder, point_id: str) -> list:
 
 @pytest.mark.parametrize("name", TWO_GPU)
 def test_two_gpu_throughput_per_gpu_divides_the_window_tokens_by_two(name):
-    from servemark.importers.gpu_data import load_points
+    from servemark.sol.gpu_data import load_points
     from servemark.metrics.summarize import summarize
 
     folder = data_root() / name
@@ -97,7 +97,7 @@ def test_two_gpu_energy_is_the_sum_over_both_gpus_of_each_window(name):
     import gzip
     import json
 
-    from servemark.importers.gpu_data import load_points
+    from servemark.sol.gpu_data import load_points
     from servemark.metrics.summarize import window
     from servemark.telemetry.energy import integrate_window
     from servemark.telemetry.nvml import Sample
@@ -126,7 +126,7 @@ def test_two_gpu_energy_is_the_sum_over_both_gpus_of_each_window(name):
 
 @pytest.mark.parametrize("name", TWO_GPU)
 def test_two_gpu_speed_of_light_uses_the_two_gpu_layout(name):
-    from servemark.importers.gpu_data import load_points, sol_overlay
+    from servemark.sol.gpu_data import load_points, sol_overlay
     from servemark.sol.decode_bound import decode_step_floor_s
 
     pts = load_points(data_root() / name)
@@ -142,7 +142,7 @@ def test_two_gpu_speed_of_light_uses_the_two_gpu_layout(name):
 def test_one_gpu_lanes_metered_only_their_own_gpu():
     """Two 1-GPU sweeps shared the 2-GPU host (GPU_LANE=0 and 1 at the same time): each point's
     energy and telemetry are its own GPU's alone."""
-    from servemark.importers.gpu_data import load_points
+    from servemark.sol.gpu_data import load_points
 
     lanes = {"h200-llama31-8b-synth-llamacpp-1k1k": 0, "h200-llama31-8b-synth-llamacpp-8k1k": 0,
              "h200-qwen3-30b-a3b-synth-llamacpp-1k1k": 1, "h200-llama31-8b-synth-llamacpp-1k8k": 1}
@@ -162,7 +162,7 @@ def json_dumps(recipe: str) -> str:
 def test_engine_ceiling_sits_above_what_the_server_delivers():
     """The three levels on the recorded sweeps: served <= engine ceiling (llama-batched-bench at the
     same lengths and batch) <= strict SOL, wherever a ceiling was measured."""
-    from servemark.importers.gpu_data import ceiling_overlay, load_ceiling, load_points, sol_overlay
+    from servemark.sol.gpu_data import ceiling_overlay, load_ceiling, load_points, sol_overlay
 
     n = 0
     for f in datasets():

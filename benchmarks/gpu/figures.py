@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from servemark.importers.gpu_data import calibrated_overlay, ceiling_overlay, datasets, load_ceiling, load_points, sol_overlay
+from servemark.sol.gpu_data import calibrated_overlay, ceiling_overlay, datasets, load_ceiling, load_points, sol_overlay
 
 
 def fmt(v: float | None, spec: str) -> str:
