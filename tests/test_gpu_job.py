@@ -116,3 +116,33 @@ def test_job_folder_cpu_build_compiles_llama_server_and_batched_bench(job):
         assert "-DCMAKE_C_FLAGS=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" in info["cmake_args"]
         cache = (work / "build" / "CMakeCache.txt").read_text()
         assert "CMAKE_C_FLAGS:STRING=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16" in cache
+
+
+def test_ceiling_argv_matches_the_sweep_layout_lengths_and_batches(tmp_path):
+    out = subprocess.run([sys.executable, str(GPU / "ceiling_argv.py"), str(GPU / "recipe-h200x2-70b-layer.yaml"),
+                          "/m/x.gguf", "/b/llama-batched-bench"], capture_output=True, text=True, check=True).stdout
+    blocks = [b.split("\n") for b in out.strip().split("\n\n")]
+    assert blocks == [["/b/llama-batched-bench", "-m", "/m/x.gguf", "-c", str(64 * (1024 + 256 + 256)),
+                       "-npp", "1024", "-ntg", "256", "-npl", "1,4,16,64", "-ngl", "999", "-sm", "layer",
+                       "-fa", "on", "-no-kvu", "--output-format", "jsonl"]]
+    out = subprocess.run([sys.executable, str(GPU / "ceiling_argv.py"), str(GPU / "recipe-h200-llama31-8b-synth-llamacpp-8k1k.yaml"),
+                          "/m/y.gguf", "B"], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[out.index("-sm") + 1] == "none" and out[out.index("-npl") + 1] == "1,8,32"
+
+
+def test_remaining_points_and_gpu_lane(tmp_path):
+    from servemark.point import Point
+    from servemark.store import Store
+
+    db = tmp_path / "s.duckdb"
+    with Store(db) as s:
+        s.add_point(Point(point_id="a", model="llama-3.1-8b-synth", conc=8, completed=8, num_requests=8))
+    env = dict(os.environ, GPU_LANE="1")
+    out = subprocess.run([sys.executable, str(GPU / "remaining.py"), str(db), str(GPU / "recipe-h200-llama31-8b-synth-llamacpp-1k1k.yaml"),
+                          str(tmp_path / "now.yaml")], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["1", "64"]  # conc 8 is stored
+    import yaml
+
+    r = yaml.safe_load((tmp_path / "now.yaml").read_text())
+    assert r["concurrency"] == [1, 64]
+    assert r["engine"]["env"] == {"CUDA_VISIBLE_DEVICES": "1"} and r["engine"]["port"] == 8101
