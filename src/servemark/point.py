@@ -1,5 +1,9 @@
 """The point: one engine config x one scenario x one concurrency, the unit everything shares.
 
+Each field's unit, direction, definition and display live in the field registry
+(:mod:`servemark.fields`); this dataclass is kept by hand so type checkers see its attributes, and
+``tests/test_fields.py`` asserts it matches the registry field for field.
+
 Field names follow InferenceX so its rows import and compare 1:1, with one change: InferenceX's
 ``p99.9_*`` keys are stored as ``p999_*`` (a dot is not a column name anywhere without quoting).
 Latencies are seconds, throughputs tokens per second, energy joules, power watts.
@@ -11,9 +15,9 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-LATENCY_METRICS = ("ttft", "tpot", "itl", "icl", "e2el")
-LATENCY_STATS = ("mean", "median", "std", "p90", "p99", "p999")
-INTVTY_STATS = ("mean", "median", "p90", "p99", "p999")
+from servemark.fields import INTVTY_STATS, LATENCY_METRICS, LATENCY_STATS
+
+__all__ = ["INTVTY_STATS", "LATENCY_METRICS", "LATENCY_STATS", "POINT_FIELDS", "Point"]
 
 
 @dataclass

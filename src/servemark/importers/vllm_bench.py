@@ -33,15 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from servemark.errors import ServemarkError
-from servemark.metrics.summarize import FAILURE_FLAG_FRACTION
+from servemark.metrics.summarize import failure_flags
 from servemark.importers.common import ImportReport, stable_id, write_points
+from servemark.fields import FIELD_BY_NAME, INTVTY_STATS, VLLM_BENCH_MS
 from servemark.point import Point
 from servemark.store import Store
 
 _BULK = ("input_lens", "output_lens", "ttfts", "itls", "latencies", "start_times", "queue_times",
          "generated_texts", "errors", "rps_change_events", "spec_decode_per_position_acceptance_rates")
 _STAT = re.compile(r"^(mean|median|std|p[\d.]+)_(ttft|tpot|itl|e2el)_ms$")
-_P_NAMES = {"p90": "p90", "p99": "p99", "p99.9": "p999"}
 
 
 @dataclass
@@ -127,18 +127,16 @@ def result_to_point(obj: dict[str, Any], ctx: VllmBenchContext, where: str, sour
     kw: dict[str, Any] = {}
     other_pcts: dict[str, float] = {}
     for key, value in obj.items():
-        m = _STAT.match(key)
-        if not m or value is None:
+        if value is None or not _STAT.match(key):
             continue
-        stat, metric = m.groups()
-        target = "icl" if metric == "itl" else metric
-        if stat.startswith("p") and stat not in _P_NAMES:
-            other_pcts[key] = value
+        name = VLLM_BENCH_MS.get(key)  # the registry's map (p99.9_itl_ms -> p999_icl, ...)
+        if name is None:
+            other_pcts[key] = value  # a percentile the registry does not keep (p25, p95, ...)
             continue
-        name = f"{_P_NAMES.get(stat, stat)}_{target}"
         kw[name] = float(value) / 1000.0
-        if metric == "tpot" and stat != "std" and float(value) > 0:
-            kw[f"{_P_NAMES.get(stat, stat)}_intvty"] = 1000.0 / float(value)
+        f = FIELD_BY_NAME[name]
+        if f.metric == "tpot" and f.stat in INTVTY_STATS and float(value) > 0:
+            kw[f"{f.stat}_intvty"] = 1000.0 / float(value)
 
     rate = obj.get("request_rate")
     conc = obj.get("max_concurrency")
@@ -146,11 +144,9 @@ def result_to_point(obj: dict[str, Any], ctx: VllmBenchContext, where: str, sour
     dm = re.match(r"^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})$", date_raw)
     date = f"{dm[1]}-{dm[2]}-{dm[3]}" if dm else date_raw[:10]
     started = f"{date}T{dm[4]}:{dm[5]}:{dm[6]}" if dm else ""
-    flags = []
+    flags = failure_flags(num, failed)  # the same rule (and default limit) as servemark's own points
     if failed:
         pitfalls["failed_requests"] += 1
-        if num and failed / num > FAILURE_FLAG_FRACTION:  # the same rule as servemark's own points
-            flags.append("too_many_failures")
     known = {"date", "backend", "endpoint_type", "label", "model_id", "tokenizer_id", "num_prompts", "request_rate",
              "burstiness", "max_concurrency", "duration", "completed", "failed", "total_input_tokens",
              "total_output_tokens", "request_throughput", "output_throughput", "total_token_throughput",

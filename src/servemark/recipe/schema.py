@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from servemark.metrics.summarize import DEFAULT_MAX_FAILURE_RATE
+
 ArgValue = str | int | float | bool | None
 
 
@@ -288,7 +290,7 @@ class Recipe(Strict):
     warmup: WarmupCount = Field(default_factory=WarmupCount)
     api: Literal["completions", "chat"] = "completions"
     seed: int = 0
-    max_failure_rate: float = Field(default=0.05, ge=0, le=1)
+    max_failure_rate: float = Field(default=DEFAULT_MAX_FAILURE_RATE, ge=0, le=1)
     """A point with more failed requests than this share is flagged ``too_many_failures``."""
     evals: EvalsSpec | None = None
     """Accuracy gates (GSM8K, reference agreement); see docs/evals.md."""

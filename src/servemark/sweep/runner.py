@@ -146,7 +146,7 @@ def _run_layout(
             load = _measure(spec, pp, console)
             write_records(load.records, run_dir / "records" / f"{point_id}.parquet")
             fields = summarize(load.records, gpu_count=_gpu_count(recipe, layout), client=load.client,
-                               **_disagg_gpus(layout))
+                               max_failure_rate=recipe.max_failure_rate, **_disagg_gpus(layout))
             point = _make_point(recipe, pp, layout, launches, rt, run_id, point_id, rhash, host, started, fields)
             _add_energy(point, meter, window([r for r in load.records if not r.warmup]))
             with Store(opts.db) as store:
@@ -241,8 +241,6 @@ def _make_point(
             point.extra.update(value)
         elif hasattr(point, key):
             setattr(point, key, value)
-    if point.num_requests and point.failed / point.num_requests > recipe.max_failure_rate:
-        point.flags.append("too_many_failures")
     if not point.completed:
         point.flags.append("no_completed_requests")
     return point

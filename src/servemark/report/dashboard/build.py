@@ -59,7 +59,7 @@ def build_site(db: str | Path, out_dir: str | Path) -> BuildResult:
         raise ServemarkError(f"--out {out} exists and is not a folder")
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     with Store(db, read_only=True) as store:
-        store.con.execute("SET enable_progress_bar = false")
+        store.execute("SET enable_progress_bar = false")
         payload = load_payload(store, generated_at=now)
         hardware = [r["hardware"] for r in store.query("SELECT DISTINCT hardware FROM points WHERE hardware IS NOT NULL")]
     payload.core["prices"] = price_table(sorted(hardware))
