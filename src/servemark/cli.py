@@ -52,6 +52,9 @@ def _attach() -> None:
     from servemark.report.dashboard import cli as _dashboard  # noqa: F401
     from servemark.engines import cli as _engines_cli  # noqa: F401  (plan)
     from servemark.models import cli as _models_cli  # noqa: F401  (model synth)
+    from servemark.ceiling.cli import ceiling_app
+
+    app.add_typer(ceiling_app)  # (ceiling)
 
 
 def main() -> None:

@@ -119,3 +119,97 @@ def measure_layout(recipe: Recipe, li: int, layout: Layout, rt: Any, run_id: str
                           f"(out {r.output_tput_per_gpu:,.1f})" + (f", {r.intvty:,.1f} tok/s/user" if r.intvty else "")
                           + f" [{ex.wall_s:.0f} s]")
     return out
+
+
+def run_ceiling(recipe: Recipe, db: Path, runs_dir: Path, console: Console | None = None,
+                spec: CeilingSpec | None = None) -> tuple[str, list[CeilingRow]]:
+    """``servemark ceiling RECIPE``: every layout's ceiling, stored as measured; a run row of kind
+    ``ceiling`` records the attempt (done, failed or interrupted) like a sweep's."""
+    import json
+
+    from servemark.ceiling import store as cstore
+    from servemark.store import Store
+    from servemark.sweep.provenance import host_info
+    from servemark.sweep.runner import new_run_id
+    from servemark.sweep.runtime import resolve_runtime
+
+    console = console or Console(stderr=True)
+    spec = spec or recipe.ceiling or CeilingSpec()
+    for li, lay in enumerate(recipe.layouts):  # every layout renders before anything runs
+        try:
+            check_supported(recipe, lay)
+        except ValueError as exc:
+            raise ServemarkError(f"ceiling: layouts.{li}: {exc}") from None
+    rt = resolve_runtime(recipe)
+    run_id = new_run_id(recipe) + "-ceiling"
+    run_dir = runs_dir / run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    run_row = {"run_id": run_id, "name": recipe.name, "kind": "ceiling", "started_at": _now(), "status": "running",
+               "run_dir": str(run_dir), "recipe_hash": recipe_hash(recipe),
+               "recipe": json.dumps(recipe.model_dump(mode="json")), "engine": recipe.engine.name,
+               "engine_version": rt.engine_version, **host_info()}
+    with Store(db) as st:
+        st.upsert_run(run_row)
+    console.print(f"ceiling run [bold]{run_id}[/] -> {run_dir}")
+    rows: list[CeilingRow] = []
+
+    def store_rows(new: list[CeilingRow]) -> None:
+        with Store(db) as st:
+            cstore.write(st, new)
+
+    status = "failed"
+    try:
+        for li, lay in enumerate(recipe.layouts):
+            rows += measure_layout(recipe, li, lay, rt, run_id, run_dir, store_rows, console, spec)
+        status = "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        run_row.update(status=status, finished_at=_now())
+        with Store(db) as st:
+            st.upsert_run(run_row)
+    return run_id, rows
+
+
+def import_output(recipe: Recipe, path: Path, db: Path, layout_index: int = 0,
+                  batches: list[int] | None = None) -> list[CeilingRow]:
+    """Store a saved benchmark output (e.g. the GPU run's ``llama-batched-bench`` log) as the
+    ceiling of ``recipe``'s layout ``layout_index``: the recipe says what was measured (model,
+    engine build, hardware, precision, layout), the file how fast. vLLM: the ``--output-json``
+    file of one batch size (given in ``batches``)."""
+    from servemark.ceiling import store as cstore
+    from servemark.store import Store
+
+    if not 0 <= layout_index < len(recipe.layouts):
+        raise ServemarkError(f"--layout {layout_index}: the recipe has layouts 0..{len(recipe.layouts) - 1}")
+    lay = recipe.layouts[layout_index]
+    try:
+        check_supported(recipe, lay)
+        text = path.read_text(errors="replace")
+    except ValueError as exc:
+        raise ServemarkError(f"ceiling: {exc}") from None
+    except OSError as exc:
+        raise ServemarkError(f"cannot read {path}: {exc}") from None
+    name = recipe.engine.name
+    if name == "llama-cpp":
+        results = parse_batched_bench(text, str(path))
+    elif name == "sglang":
+        results = parse_sglang_one_batch(text, str(path))
+    else:
+        if not batches or len(batches) != 1:
+            raise ServemarkError("a vLLM throughput result holds one batch size: give it with --batches N")
+        sc = recipe.scenarios[0] if len(recipe.scenarios) == 1 else None
+        if sc is None:
+            raise ServemarkError("a vLLM throughput result has no lengths in it: the recipe must have one scenario")
+        results = [parse_vllm_throughput(text, "", batches[0], sc.isl, sc.osl, str(path))]
+    if batches:
+        results = [r for r in results if r.batch in batches]
+    scen = {(s.isl, s.osl) for s in recipe.scenarios}
+    off = sorted({(r.isl, r.osl) for r in results} - scen)
+    if off:
+        raise ServemarkError(f"{path}: lengths {off} are not among the recipe's scenarios {sorted(scen)}")
+    rows = to_rows(results, recipe, lay, [], "", "", "imported", str(path))
+    with Store(db) as st:
+        cstore.write(st, rows)
+    return rows
