@@ -83,7 +83,11 @@ def _sweep(recipe_path: Path, db: Path | None, runs_dir: Path | None, workers: i
     opts = SweepOptions(db=_db(db), runs_dir=runs_dir or paths.default_runs_dir(),
                         api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint)
     res = run_recipe(recipe, opts, console)
-    return res.points, res.run_id
+    from servemark.store import Store
+
+    with Store(opts.db, read_only=True) as store:  # as stored: with the levels the store copied in
+        stored = store.points("run_id = ?", [res.run_id])
+    return stored or res.points, res.run_id
 
 
 def _report(points: list[Point], title: str, html_path: Path) -> Path:
@@ -92,6 +96,8 @@ def _report(points: list[Point], title: str, html_path: Path) -> Path:
 
     fids = {p.point_id for f in frontiers(points) for p in f.points}
     out.print(table.points_table(points, fids, title=title))
+    if table.has_levels(points):
+        out.print(table.levels_table(points))
     sub = f"{len(points)} points; frontier of tok/s/GPU (input+output) vs median tok/s/user per model x engine x hardware x precision"
     return html.write(html_path, points, fids, title, sub)
 
