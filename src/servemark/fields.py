@@ -155,6 +155,7 @@ FIELDS: tuple[Field, ...] = (
     _f("pp", "int", 1, "config", "Pipeline parallelism", label="PP", format="int"),
     _f("disagg", "bool", False, "config", "Prefill and decode on separate workers", label="Disaggregated serving"),
     _f("workers", "str", "", "config", "Disaggregated layout as JSON (prefill/decode tp, ep, workers); empty when aggregated"),
+    _f("layout", "dict[str, Any]", dict, "config", "The recipe's typed Layout this point was measured with (its plain dict); empty for imported points"),
     _f("spec_method", "str", "none", "config", "Speculative decoding method (none, mtp, eagle, ...)", label="Speculative decoding"),
     _f("isl", "int", 0, "config", "Input sequence length (prompt tokens requested)", "tokens", "Input sequence length", "int"),
     _f("osl", "int", 0, "config", "Output sequence length (tokens requested)", "tokens", "Output sequence length", "int"),

@@ -50,6 +50,10 @@ class Point:
     disagg: bool = False
     workers: str = ""
     """Disaggregated layout as JSON (prefill/decode tp, ep, workers), empty when aggregated."""
+    layout: dict[str, Any] = field(default_factory=dict)
+    """The recipe's :class:`~servemark.recipe.schema.Layout` this point was measured with, as its
+    plain dict (``Layout.model_validate`` reads it back); empty for imported points, whose layout is
+    the flat fields above. Stored as JSON."""
     spec_method: str = "none"
     isl: int = 0
     osl: int = 0
@@ -166,7 +170,7 @@ class Point:
     def from_dict(cls, d: dict[str, Any]) -> "Point":
         names = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
-        for key in ("flags", "extra"):
+        for key in ("flags", "extra", "layout"):
             if isinstance(kw.get(key), str):
                 kw[key] = json.loads(kw[key]) if kw[key] else ([] if key == "flags" else {})
         return cls(**kw)

@@ -1,7 +1,7 @@
 """Measure the engine ceiling of a recipe: per layout and scenario, render -> execute -> parse -> rows.
 
-Called by ``servemark ceiling RECIPE`` (only the ceiling) and by the sweep after a layout's served
-points when the recipe has ``ceiling:`` (the server stopped first: the offline benchmark needs the
+Called by ``servemark ceiling RECIPE`` (only the ceiling, :mod:`servemark.sweep.ceiling_run`) and by
+the sweep after a layout's served points when the recipe has ``ceiling:`` (the server stopped first: the offline benchmark needs the
 memory and cores the server held). Each command's rows are handed to ``on_rows`` as soon as it
 finishes, so a later failure keeps what was measured.
 """
@@ -89,7 +89,7 @@ def commands_for(recipe: Recipe, layout: Layout, rt: Any, run_dir: Path,
         raise ServemarkError(f"ceiling: {exc}") from None
     binary = rt.binary
     if recipe.engine.name == "llama-cpp" and getattr(rt, "start_engine", True):
-        from servemark.envs import llama_cpp
+        from servemark.engine_envs import llama_cpp
 
         binary = str(llama_cpp.batched_bench_binary(recipe.engine.build))
     ctx = RenderContext(recipe=recipe, layout=layout, model_path=rt.model_path, python=rt.python, binary=binary)
@@ -119,57 +119,6 @@ def measure_layout(recipe: Recipe, li: int, layout: Layout, rt: Any, run_id: str
                           f"(out {r.output_tput_per_gpu:,.1f})" + (f", {r.intvty:,.1f} tok/s/user" if r.intvty else "")
                           + f" [{ex.wall_s:.0f} s]")
     return out
-
-
-def run_ceiling(recipe: Recipe, db: Path, runs_dir: Path, console: Console | None = None,
-                spec: CeilingSpec | None = None) -> tuple[str, list[CeilingRow]]:
-    """``servemark ceiling RECIPE``: every layout's ceiling, stored as measured; a run row of kind
-    ``ceiling`` records the attempt (done, failed or interrupted) like a sweep's."""
-    import json
-
-    from servemark.ceiling import store as cstore
-    from servemark.store import Store
-    from servemark.sweep.provenance import host_info
-    from servemark.sweep.runner import new_run_id
-    from servemark.sweep.runtime import resolve_runtime
-
-    console = console or Console(stderr=True)
-    spec = spec or recipe.ceiling or CeilingSpec()
-    for li, lay in enumerate(recipe.layouts):  # every layout renders before anything runs
-        try:
-            check_supported(recipe, lay)
-        except ValueError as exc:
-            raise ServemarkError(f"ceiling: layouts.{li}: {exc}") from None
-    rt = resolve_runtime(recipe)
-    run_id = new_run_id(recipe) + "-ceiling"
-    run_dir = runs_dir / run_id
-    run_dir.mkdir(parents=True, exist_ok=True)
-    run_row = {"run_id": run_id, "name": recipe.name, "kind": "ceiling", "started_at": _now(), "status": "running",
-               "run_dir": str(run_dir), "recipe_hash": recipe_hash(recipe),
-               "recipe": json.dumps(recipe.model_dump(mode="json")), "engine": recipe.engine.name,
-               "engine_version": rt.engine_version, **host_info()}
-    with Store(db) as st:
-        st.upsert_run(run_row)
-    console.print(f"ceiling run [bold]{run_id}[/] -> {run_dir}")
-    rows: list[CeilingRow] = []
-
-    def store_rows(new: list[CeilingRow]) -> None:
-        with Store(db) as st:
-            cstore.write(st, new)
-
-    status = "failed"
-    try:
-        for li, lay in enumerate(recipe.layouts):
-            rows += measure_layout(recipe, li, lay, rt, run_id, run_dir, store_rows, console, spec)
-        status = "done"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    finally:
-        run_row.update(status=status, finished_at=_now())
-        with Store(db) as st:
-            st.upsert_run(run_row)
-    return run_id, rows
 
 
 def import_output(recipe: Recipe, path: Path, db: Path, layout_index: int = 0,

@@ -12,7 +12,7 @@ import json
 from dataclasses import fields
 from typing import Any, Iterable
 
-from servemark.ceiling.row import KEY_FIELDS, CeilingRow
+from servemark.ceiling.row import KEY_FIELDS, CeilingRow, key_of
 from servemark.fields import Field
 
 TABLE = "engine_ceilings"
@@ -48,3 +48,11 @@ def read(store: Any) -> list[CeilingRow]:
         return []
     return [CeilingRow.from_dict(r) for r in store.query(
         f"SELECT * FROM {TABLE} ORDER BY model, engine, hardware, precision, tp, ep, pp, isl, osl, batch")]
+
+
+def with_served(store: Any, rows: list[CeilingRow]) -> list[dict[str, Any]]:
+    """Ceiling rows as dicts with ``served``: the newest served point's ``tput_per_gpu`` of the same key."""
+    served: dict[tuple, float] = {}
+    for p in store.query("SELECT * FROM points WHERE tput_per_gpu IS NOT NULL ORDER BY started_at"):
+        served[key_of(p)] = p["tput_per_gpu"]  # the newest point of a key wins
+    return [{**r.to_dict(), "served": served.get(key_of(r.to_dict()))} for r in rows]

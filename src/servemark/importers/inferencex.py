@@ -270,17 +270,27 @@ def row_to_point(row: dict[str, Any], where: str, source_file: str, pitfalls: Co
     )
 
 
+def read_points(path: str | Path, pitfalls: Counter[str] | None = None,
+                default_date: str | None = None) -> list[Point]:
+    """Every row of an InferenceX benchmarks JSON file as a Point, in file order, without a store
+    (the SOL model's accuracy check reads the capture files this way)."""
+    p = Path(path)
+    rows = load_rows(p)
+    source_file = str(p.resolve())
+    counts = pitfalls if pitfalls is not None else Counter()
+    return [row_to_point(r, f"{p}: row {i}", source_file, counts, default_date) for i, r in enumerate(rows)]
+
+
 def import_inferencex(store: Store, path: str | Path, default_date: str | None = None) -> ImportReport:
     """Import every row of an InferenceX benchmarks JSON file; idempotent (see module doc).
 
     ``default_date`` (YYYY-MM-DD) dates rows that carry none (raw CI artifact rows).
     """
     p = Path(path)
-    rows = load_rows(p)
     source_file = str(p.resolve())
-    report = ImportReport(source="inferencex", file=source_file, rows=len(rows))
     pitfalls: Counter[str] = Counter()
-    points = [row_to_point(r, f"{p}: row {i}", source_file, pitfalls, default_date) for i, r in enumerate(rows)]
+    points = read_points(p, pitfalls, default_date)
+    report = ImportReport(source="inferencex", file=source_file, rows=len(points))
     write_points(store, points, report)
     runs = {pt.run_id: (pt.run_url, pt.date) for pt in points}
     store.upsert_runs([{"run_id": run_id, "name": url, "kind": "import", "status": "done", "started_at": date,

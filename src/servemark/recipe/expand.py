@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 from servemark.recipe.schema import Layout, Recipe, Scenario
 
@@ -21,21 +21,25 @@ def recipe_hash(recipe: Recipe) -> str:
 
 @dataclass(frozen=True)
 class PlannedPoint:
+    """One point to measure. It carries the recipe's own :class:`Layout` and :class:`Scenario`
+    objects, so the sweep, the stored point and the SOL comparison read one typed layout."""
+
     index: int
     layout_index: int
-    layout: dict
-    scenario: dict
+    layout: Layout
+    scenario: Scenario
     conc: int
     num_requests: int
     num_warmup: int
 
     @property
     def label(self) -> str:
-        s = self.scenario
-        return f"L{self.layout_index} {s['isl']}/{s['osl']} c={self.conc}"
+        return f"L{self.layout_index} {self.scenario.isl}/{self.scenario.osl} c={self.conc}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain JSON-ready form (``plan.json``, ``servemark plan``)."""
+        return {**{f.name: getattr(self, f.name) for f in fields(self)},
+                "layout": self.layout.model_dump(), "scenario": self.scenario.model_dump()}
 
 
 def expand(recipe: Recipe) -> list[PlannedPoint]:
@@ -47,19 +51,11 @@ def expand(recipe: Recipe) -> list[PlannedPoint]:
                     PlannedPoint(
                         index=len(out),
                         layout_index=li,
-                        layout=lay.model_dump(),
-                        scenario=sc.model_dump(),
+                        layout=lay,
+                        scenario=sc,
                         conc=conc,
                         num_requests=recipe.requests_per_point.count(conc),
                         num_warmup=recipe.warmup.count(conc),
                     )
                 )
     return out
-
-
-def layout_of(p: PlannedPoint) -> Layout:
-    return Layout.model_validate(p.layout)
-
-
-def scenario_of(p: PlannedPoint) -> Scenario:
-    return Scenario.model_validate(p.scenario)

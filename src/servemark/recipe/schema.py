@@ -20,7 +20,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=False)
 
 
-class ModelSpec(Strict):
+class ServedModel(Strict):
+    """The model a recipe serves: its name, where its weights are, its tokenizer and API name."""
+
     name: str = Field(min_length=1)
     path: str = "auto"
     """``auto``: the model servemark builds itself (``servemark model build NAME``); else a local
@@ -278,7 +280,7 @@ class CeilingSpec(Strict):
 class Recipe(Strict):
     name: str = Field(min_length=1)
     description: str = ""
-    model: ModelSpec
+    model: ServedModel
     engine: EngineSpec
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     hardware: HardwareSpec = Field(default_factory=HardwareSpec)

@@ -63,3 +63,17 @@ def levels_table(points: list[Point], title: str = "") -> Table:
     for p in sorted(points, key=lambda p: (p.model, p.engine, p.isl, p.osl, p.conc)):
         t.add_row(p.engine, *[str(getattr(p, k)) if not spec else _f(getattr(p, k), spec) for k, _, spec, _ in LEVEL_COLUMNS])
     return t
+
+
+def ceiling_table(rows: list[dict], title: str) -> Table:
+    """Ceiling per batch beside the served point of the same configuration (newest), with the ratio."""
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for c in ("engine", "layout", "ISL/OSL", "batch", "ceiling\ntok/s/GPU", "ceiling out\ntok/s/GPU",
+              "ceiling\ntok/s/user", "served\ntok/s/GPU", "served\n÷ ceiling"):
+        t.add_column(c, justify="left" if c in ("engine", "layout") else "right")
+    for r in rows:
+        lay = f"TP{r['tp']}" + (f" EP{r['ep']}" if r["ep"] > 1 else "") + (f" PP{r['pp']}" if r["pp"] > 1 else "")
+        ratio = r["served"] / r["tput_per_gpu"] if r.get("served") and r["tput_per_gpu"] else None
+        t.add_row(r["engine"], lay, f"{r['isl']}/{r['osl']}", str(r["batch"]), _f(r["tput_per_gpu"], ",.1f"),
+                  _f(r["output_tput_per_gpu"], ",.1f"), _f(r["intvty"], ",.1f"), _f(r.get("served"), ",.1f"), _f(ratio, ".2f"))
+    return t

@@ -13,45 +13,16 @@ embedding is a table lookup and is not GEMM-active.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from servemark.errors import ServemarkError
-from servemark.models.hf_config import config_path, read_config
-
-SHIPPED = (
-    "deepseek-v3", "deepseek-r1", "llama-3.1-8b", "llama-3.1-70b", "llama-3.3-70b",
-    "gpt-oss-120b", "qwen3-235b-a22b", "gemma-3-270m",
-)
-ALIASES = {
-    "dsr1": "deepseek-r1", "deepseek-r1-0528": "deepseek-r1", "deepseek-ai/deepseek-r1": "deepseek-r1",
-    "deepseek-ai/deepseek-r1-0528": "deepseek-r1", "dsv3": "deepseek-v3", "deepseek-ai/deepseek-v3": "deepseek-v3",
-    "llama-3.1-8b-instruct": "llama-3.1-8b", "meta-llama/llama-3.1-8b-instruct": "llama-3.1-8b",
-    "meta-llama/llama-3.1-8b": "llama-3.1-8b", "llama-3.1-70b-instruct": "llama-3.1-70b",
-    "meta-llama/llama-3.1-70b-instruct": "llama-3.1-70b", "llama-3.3-70b-instruct": "llama-3.3-70b",
-    "meta-llama/llama-3.3-70b-instruct": "llama-3.3-70b", "llama70b": "llama-3.3-70b",
-    "gptoss": "gpt-oss-120b", "openai/gpt-oss-120b": "gpt-oss-120b",
-    "qwen3-235b": "qwen3-235b-a22b", "qwen/qwen3-235b-a22b": "qwen3-235b-a22b",
-    "gemma3-270m": "gemma-3-270m", "google/gemma-3-270m": "gemma-3-270m", "gemma-3-270m-it": "gemma-3-270m",
-}
-
-# Published headline counts (1e9 params) the parser is tested against.
-PUBLISHED = {
-    "deepseek-v3": {"total": 671.0, "active": 37.0},
-    "deepseek-r1": {"total": 671.0, "active": 37.0},
-    "llama-3.1-8b": {"total": 8.03},
-    "llama-3.1-70b": {"total": 70.6},
-    "llama-3.3-70b": {"total": 70.6},
-    "gpt-oss-120b": {"total": 116.8, "active": 5.13},
-    "qwen3-235b-a22b": {"total": 235.0, "active": 22.0},
-    "gemma-3-270m": {"total": 0.268},
-}
+from servemark.modelspec.catalogue import canonical_name, preset_config, preset_source, resolve_config
+from servemark.modelspec.shape import read_shape, require, text_model
 
 
 @dataclass(frozen=True)
@@ -81,7 +52,9 @@ class LayerSpec:
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelArchitecture:
+    """A model's per-layer blocks, parsed once from its config (see the module docstring)."""
+
     name: str
     source: str
     d_model: int
@@ -197,12 +170,6 @@ class ModelSpec:
 
 
 # ---- parsing ------------------------------------------------------------------------------------
-def _req(cfg: dict[str, Any], key: str, where: str) -> Any:
-    if key not in cfg or cfg[key] is None:
-        raise ServemarkError(f"{where}: missing key {key!r} in config.json")
-    return cfg[key]
-
-
 def _weight_format(cfg: dict[str, Any]) -> str:
     q = cfg.get("quantization_config") or {}
     method = str(q.get("quant_method", "")).lower()
@@ -215,37 +182,32 @@ def _weight_format(cfg: dict[str, Any]) -> str:
     return "bf16"
 
 
-def from_config(cfg: dict[str, Any], name: str = "model", source: str = "") -> ModelSpec:
+def from_config(cfg: dict[str, Any], name: str = "model", source: str = "") -> ModelArchitecture:
     """Parse an HF config dict. Unknown architectures fail with the missing key named."""
     where = source or name
-    if "text_config" in cfg and "hidden_size" not in cfg:
-        cfg = {**cfg, **cfg["text_config"]}
-    d = int(_req(cfg, "hidden_size", where))
-    n_layers = int(_req(cfg, "num_hidden_layers", where))
-    n_h = int(_req(cfg, "num_attention_heads", where))
-    vocab = int(_req(cfg, "vocab_size", where))
+    cfg = text_model(cfg)
+    shape = read_shape(cfg, where)
+    d, n_layers, n_h, vocab = shape.hidden, shape.layers, shape.heads, shape.vocab
     bias = bool(cfg.get("attention_bias", False))
     mla = cfg.get("kv_lora_rank") is not None
 
     # experts ------------------------------------------------------------------------------
-    n_exp = int(cfg.get("n_routed_experts") or cfg.get("num_experts") or cfg.get("num_local_experts") or 0)
-    top_k = int(cfg.get("num_experts_per_tok") or cfg.get("experts_per_token") or 0) if n_exp else 0
-    d_exp = int(cfg.get("moe_intermediate_size") or cfg.get("intermediate_size") or 0) if n_exp else 0
+    n_exp, top_k, d_exp = shape.experts, shape.experts_used, shape.expert_intermediate
     n_shared = int(cfg.get("n_shared_experts") or 0)
     shared_int = int(cfg.get("shared_expert_intermediate_size") or 0)
     first_dense = int(cfg.get("first_k_dense_replace") or 0)
     freq = int(cfg.get("moe_layer_freq") or cfg.get("decoder_sparse_step") or 1)
     mlp_only = set(cfg.get("mlp_only_layers") or [])
-    d_ff = int(cfg.get("intermediate_size") or 0)
+    d_ff = shape.intermediate
     gpt_oss = cfg.get("model_type") == "gpt_oss"
 
     # attention ------------------------------------------------------------------------------
     if mla:
         q_rank = cfg.get("q_lora_rank")
         d_c = int(cfg["kv_lora_rank"])
-        d_r = int(_req(cfg, "qk_rope_head_dim", where))
-        d_nope = int(_req(cfg, "qk_nope_head_dim", where))
-        d_v = int(_req(cfg, "v_head_dim", where))
+        d_r = int(require(cfg, "qk_rope_head_dim", where))
+        d_nope = int(require(cfg, "qk_nope_head_dim", where))
+        d_v = int(require(cfg, "v_head_dim", where))
         d_qk = d_nope + d_r
         q_proj = (d * q_rank + q_rank * n_h * d_qk) if q_rank else d * n_h * d_qk
         attn = q_proj + d * (d_c + d_r) + d_c * n_h * (d_nope + d_v) + n_h * d_v * d
@@ -254,8 +216,7 @@ def from_config(cfg: dict[str, Any], name: str = "model", source: str = "") -> M
         macs_dec = n_h * (2 * d_c + d_r)
         macs_pre = n_h * (d_qk + d_v)
     else:
-        hd = int(cfg.get("head_dim") or d // n_h)
-        n_kv = int(cfg.get("num_key_value_heads") or n_h)
+        hd, n_kv = shape.head_dim, shape.kv_heads
         attn = d * n_h * hd + 2 * d * n_kv * hd + n_h * hd * d
         if bias:
             attn += n_h * hd + 2 * n_kv * hd + d
@@ -304,48 +265,30 @@ def from_config(cfg: dict[str, Any], name: str = "model", source: str = "") -> M
         ))
 
     emb = vocab * d
-    tied = bool(cfg.get("tie_word_embeddings", False))
+    tied = shape.tie_embeddings
     n_mtp = int(cfg.get("num_nextn_predict_layers") or 0)
     mtp_params = 0
     if n_mtp:
         last = layers[-1]
         mtp_params = (2 * d * d + last.attn_params + last.dense_ffn_params + last.router_params
                       + last.n_experts * last.expert_params)
-    return ModelSpec(
+    return ModelArchitecture(
         name=name, source=source, d_model=d, vocab_size=vocab, n_heads=n_h, layers=tuple(layers),
         embed_params=emb, lm_head_params=emb, tied_embeddings=tied, weight_format=_weight_format(cfg),
         mtp_layers=n_mtp, mtp_params=mtp_params, config=cfg,
     )
 
 
-def shipped_names() -> tuple[str, ...]:
-    return SHIPPED
-
-
-def canonical_name(name: str) -> str | None:
-    n = name.strip().lower()
-    if n in SHIPPED:
-        return n
-    return ALIASES.get(n)
-
-
 @lru_cache(maxsize=32)
-def _load_shipped(name: str) -> ModelSpec:
-    ref = resources.files("servemark.sol") / "data" / "models" / f"{name}.json"
-    return from_config(json.loads(ref.read_text()), name=name, source=f"servemark/sol/data/models/{name}.json")
+def _load_preset(name: str) -> ModelArchitecture:
+    return from_config(preset_config(name), name=name, source=preset_source(name))
 
 
-def load_model_spec(name_or_path: str | Path) -> ModelSpec:
-    """A shipped model by name (or alias, e.g. InferenceX's ``dsr1``), or a ``config.json`` path
-    (a file, or a folder that holds one)."""
-    text = str(name_or_path)
-    canon = canonical_name(text)
+def load_architecture(name_or_path: str | Path) -> ModelArchitecture:
+    """A preset by name (or alias, e.g. InferenceX's ``dsr1``), or a ``config.json`` path (a file,
+    or a folder that holds one)."""
+    canon = canonical_name(str(name_or_path))
     if canon:
-        return _load_shipped(canon)
-    p = config_path(text)
-    if not p.exists():
-        raise ServemarkError(
-            f"unknown model {text!r}: not a shipped config ({', '.join(SHIPPED)}) and no config.json at {p}"
-        )
-    cfg = read_config(p)
-    return from_config(cfg, name=p.parent.name or p.stem, source=str(p))
+        return _load_preset(canon)
+    cfg, name, source = resolve_config(name_or_path)
+    return from_config(cfg, name=name, source=source)

@@ -31,7 +31,7 @@ SPEC_OF = {"llama-3.1-8b-synth": "llama-3.1-8b"}
 
 def data_root() -> Path:
     """``data/gpu`` of the source checkout this package runs from."""
-    return Path(__file__).resolve().parents[2] / "data" / "gpu"
+    return Path(__file__).resolve().parents[3] / "data" / "gpu"
 
 
 def datasets(root: Path | None = None) -> list[Path]:
@@ -89,7 +89,7 @@ def import_dataset(store: Any, folder: Path) -> int:
     from servemark.sol.frontier import default_layouts, sol_frontier
     from servemark.sol.hardware import load_catalogue
     from servemark.sol.measured import fractions, from_point
-    from servemark.sol.model_spec import load_model_spec
+    from servemark.modelspec.architecture import load_architecture
     from servemark.sol.store import write_fractions, write_frontier
 
     points = load_points(folder)
@@ -112,7 +112,7 @@ def import_dataset(store: Any, folder: Path) -> int:
             continue
         seen.add(key)
         try:
-            spec, hw = load_model_spec(spec_name), load_catalogue()[p.hardware]
+            spec, hw = load_architecture(spec_name), load_catalogue()[p.hardware]
         except Exception:  # noqa: BLE001 - no spec or hardware: points stay, no overlay
             continue
         front = sol_frontier(spec, hw, p.precision, p.isl, p.osl,

@@ -25,8 +25,8 @@ from servemark.evals import run_recipe_evals
 from servemark.executors import make_server
 from servemark.executors.local import LocalServer, log_tail
 from servemark.point import Point
-from servemark.recipe.expand import PlannedPoint, expand, layout_of, recipe_hash, scenario_of
-from servemark.recipe.schema import Recipe
+from servemark.recipe.expand import PlannedPoint, expand, recipe_hash
+from servemark.recipe.schema import Layout, Recipe
 from servemark.store import Store
 from servemark.loadgen import LoadSpec, run_load
 from servemark.loadgen.records_io import write_records
@@ -34,7 +34,7 @@ from servemark.metrics import summarize
 from servemark.metrics.summarize import window
 from servemark.sweep.provenance import host_info
 from servemark.telemetry.energy import EnergyMeter, apply_to_point
-from servemark.sweep.runtime import Runtime, resolve_runtime
+from servemark.executors.runtime import Runtime, resolve_runtime
 from servemark.workload.random_tokens import RandomPromptBuilder, load_tokenizer
 
 
@@ -115,7 +115,7 @@ def _run_layout(
     run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, out: list[Point],
 ) -> None:
     """Measure one layout's points, appending each to ``out`` (and the store) as it completes."""
-    layout = layout_of(todo[0])
+    layout = todo[0].layout
     try:
         adapter.validate(recipe, layout)
     except ValueError as exc:
@@ -140,7 +140,7 @@ def _run_layout(
         for pp in todo:
             if servers and not servers[-1].alive():
                 raise ServemarkError(f"the engine died during the sweep; log {servers[-1].log_path}:\n{log_tail(servers[-1].log_path)}")
-            sc = scenario_of(pp)
+            sc = pp.scenario
             prompts = builder.build(pp.num_requests + pp.num_warmup, sc.isl, sc.osl, sc.random_range_ratio)
             point_id = f"{run_id}-{pp.index:03d}"
             spec = LoadSpec(
@@ -245,7 +245,7 @@ def _disagg_gpus(layout: Any) -> dict[str, int]:
 
 
 def _make_point(
-    recipe: Recipe, pp: PlannedPoint, layout: Any, launches: list[Any], rt: Runtime, run_id: str, point_id: str,
+    recipe: Recipe, pp: PlannedPoint, layout: Layout, launches: list[Any], rt: Runtime, run_id: str, point_id: str,
     rhash: str, host: dict[str, Any], started: str, fields: dict[str, Any],
 ) -> Point:
     sc = pp.scenario
@@ -258,10 +258,11 @@ def _make_point(
         disagg=layout.disaggregated,
         workers=json.dumps({"prefill": layout.prefill.model_dump(), "decode": layout.decode.model_dump()})
         if layout.disaggregated else "",
+        layout=layout.model_dump(mode="json"),
         **_disagg_gpus(layout),
         precision=recipe.precision, tp=layout.tp, ep=layout.ep, dp_attention=layout.dp_attention, pp=layout.pp,
-        spec_method=layout.spec_method, isl=sc["isl"], osl=sc["osl"], random_range_ratio=sc["random_range_ratio"],
-        conc=pp.conc, scenario=sc.get("name") or f"{sc['isl']}/{sc['osl']}",
+        spec_method=layout.spec_method, isl=sc.isl, osl=sc.osl, random_range_ratio=sc.random_range_ratio,
+        conc=pp.conc, scenario=sc.name or f"{sc.isl}/{sc.osl}",
         tokenizer=rt.tokenizer_path, seed=recipe.seed, recipe=json.dumps(recipe.model_dump(mode="json")),
         **{k: host[k] for k in ("servemark_version", "git_sha", "host", "cpu")},
     )
