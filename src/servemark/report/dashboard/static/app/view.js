@@ -432,7 +432,6 @@ function tipRows(i) {
   ];
   // the three levels and their ratios, where measured (speed of light -> engine ceiling -> served)
   for (const k of LEVEL_FIELDS) if (k !== ym.key && S.D.num[k] && S.D.v(k, i) !== null) rows.push([fieldLabel(k), fmt(S.D.v(k, i))]);
-  if (S.D.s("ceiling_tool", i)) rows.push(["ceiling measured with", S.D.s("ceiling_tool", i)]);
   if (S.D.fraction && S.D.fraction[i] !== null) rows.push(["measured ÷ speed of light", fmt(100 * S.D.fraction[i], 3) + "% (" + S.D.raw.sol.fraction_kind.values[S.D.raw.sol.fraction_kind.codes[i]] + ")"]);
   return { rows, url };
 }
