@@ -3,6 +3,7 @@ three levels and ratios copied in (and taken away when the ceiling they came fro
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,69 @@ def test_refresh_can_be_limited_to_some_points(tmp_path: Path) -> None:
         levels.refresh(st, "run_id = ?", ["r2"])
         got = {p.point_id: p for p in st.points()}
         assert got["b"].served_over_ceiling == pytest.approx(0.25) and got["a"].served_over_ceiling is None
+
+
+GPU_RECIPE = """
+name: h200-llama
+model: {name: llama-3.1-8b, path: /models/llama.gguf}
+engine: {name: llama-cpp, build: cuda}
+hardware: {name: h200, gpus: 1}
+scenarios: [{isl: 1024, osl: 256}]
+concurrency: [1, 128]
+"""
+
+
+def _cli(*args: str, db: Path) -> "subprocess.CompletedProcess[str]":
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    return subprocess.run([sys.executable, "-m", "servemark", "ceiling", *args, "--db", str(db)],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_cli_stores_a_saved_gpu_output_and_joins_the_served_points(tmp_path: Path) -> None:
+    """`servemark ceiling RECIPE --from LOG`: a GPU run's llama-batched-bench table, stored as that
+    recipe's ceiling; the served points of the same configuration get served ÷ ceiling."""
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(GPU_RECIPE)
+    db = tmp_path / "s.duckdb"
+    with Store(db) as st:
+        st.add_points([point(f"p{c}", c, t, model="llama-3.1-8b", engine="llama-cpp-cuda", hardware="h200",
+                             isl=1024, osl=256) for c, t in ((1, 1000.0), (128, 4425.5))])
+    data = Path(__file__).parent / "data" / "ceiling" / "batched_bench_h200.md.txt"
+    proc = _cli(str(recipe), "--from", str(data), "--json", db=db)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [(r["batch"], r["source"], r["tool"]) for r in rows] == [(1, "imported", "llama-batched-bench"),
+                                                                     (128, "imported", "llama-batched-bench")]
+    with Store(db, read_only=True) as st:
+        got = {p.conc: p for p in st.points()}
+    assert got[128].ceiling_tput_per_gpu == pytest.approx(128 * 1280 / 14.42)
+    assert got[128].served_over_ceiling == pytest.approx(4425.5 / (128 * 1280 / 14.42))
+    assert got[1].ceiling_intvty == pytest.approx(203.66)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--batches", "1,x"], "--batches '1,x': give comma-separated integers"),
+    (["--from", "/nonexistent/out.txt"], "cannot read /nonexistent/out.txt"),
+    (["--from", "__RECIPE__"], "no llama-batched-bench result rows"),
+])
+def test_cli_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(GPU_RECIPE)
+    proc = _cli(str(recipe), *[str(recipe) if a == "__RECIPE__" else a for a in args], db=tmp_path / "s.duckdb")
+    assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_dry_run_renders_sglang_for_a_gpu_recipe(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(GPU_RECIPE.replace("{name: llama-cpp, build: cuda}", "{name: sglang}")
+                      .replace("[{isl: 1024, osl: 256}]", "[{isl: 1024, osl: 256}]\nlayouts: [{tp: 1}]"))
+    proc = _cli(str(recipe), "--dry-run", "--json", db=tmp_path / "s.duckdb")
+    assert proc.returncode == 0, proc.stderr
+    [cmd] = json.loads(proc.stdout)
+    assert cmd["tool"] == "sglang-bench-one-batch" and cmd["batches"] == [1, 128]
+    assert cmd["argv"][1:3] == ["-m", "sglang.bench_one_batch"] and "--batch-size" in cmd["argv"]
+    assert not (tmp_path / "s.duckdb").exists(), "a dry run writes nothing"
