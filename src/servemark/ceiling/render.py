@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from servemark.engines.base import RenderContext, gpu_env, max_model_len, render_args
-from servemark.engines.llama_cpp import HEADROOM_TOKENS, on_gpu
+from servemark.engines.llama_cpp import HEADROOM_TOKENS, gpu_env_of, placement_args
 from servemark.engines.sglang import parallel_args
+from servemark.engines.vllm import layout_args as vllm_layout_args
 from servemark.recipe.schema import ArgValue, CeilingSpec, Recipe, Scenario
 
 LLAMA_TOOL = "llama-batched-bench"
@@ -123,21 +124,12 @@ def render_llama_cpp(ctx: RenderContext, sc: Scenario, batches: list[int], workd
         "-npp", str(sc.isl), "-ntg", str(sc.osl), "-npl", ",".join(str(b) for b in batches),
         "--output-format", "jsonl",
     ]
-    if on_gpu(r):
-        argv += ["--n-gpu-layers", "all", "--split-mode", "row" if lay.tp > 1 else "layer" if lay.pp > 1 else "none"]
-    else:
-        argv += ["--n-gpu-layers", "0"]
-    if lay.max_num_batched_tokens:
-        argv += ["--batch-size", str(lay.max_num_batched_tokens)]
-    if lay.kv_cache_dtype:
-        argv += ["--cache-type-k", lay.kv_cache_dtype, "--cache-type-v", lay.kv_cache_dtype]
+    argv += placement_args(r, lay)
     args = _pick(dict(r.engine.args), keep=LLAMA_SHARED_ARGS)
     if not any(_norm(k) in ("kv-unified", "kvu", "no-kv-unified", "no-kvu") for k in args):
         args["no-kv-unified"] = True
     argv += render_args({**args, **spec.args})
-    env = dict(r.engine.env)
-    if on_gpu(r) and "CUDA_VISIBLE_DEVICES" not in env:
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(lay.tp * lay.pp))
+    env = gpu_env_of(r, lay)
     return [CeilingCommand(tool=LLAMA_TOOL, argv=argv, env=env, batches=batches, isl=sc.isl, osl=sc.osl)]
 
 
@@ -158,16 +150,7 @@ def render_vllm(ctx: RenderContext, sc: Scenario, batches: list[int], workdir: P
         ]
         if spec.warmup:
             argv += ["--num-warmups", str(b)]
-        if lay.tp > 1:
-            argv += ["--tensor-parallel-size", str(lay.tp)]
-        if lay.pp > 1:
-            argv += ["--pipeline-parallel-size", str(lay.pp)]
-        if lay.ep > 1:
-            argv += ["--enable-expert-parallel"]
-        if lay.max_num_batched_tokens:
-            argv += ["--max-num-batched-tokens", str(lay.max_num_batched_tokens)]
-        if lay.kv_cache_dtype:
-            argv += ["--kv-cache-dtype", lay.kv_cache_dtype]
+        argv += vllm_layout_args(lay, None)  # --max-num-seqs is the batch, above
         args = _pick(dict(r.engine.args), drop=VLLM_SERVER_ONLY + ("max-num-seqs",))
         if not any(_norm(k) == "max-model-len" for k in args):
             args["max-model-len"] = max_model_len(r)

@@ -105,18 +105,25 @@ def _installed(variant: str, targets: tuple[str, ...] = ("llama-server",)) -> Pa
     return None
 
 
+def _override(var: str) -> Path | None:
+    """The executable a user named in ``$var``, checked; ``None`` when the variable is unset."""
+    value = os.environ.get(var)
+    if not value:
+        return None
+    p = Path(value)
+    if not (p.is_file() and os.access(p, os.X_OK)):
+        raise ServemarkError(f"${var} = {value} is not an executable file")
+    return p
+
+
 def server_binary(build: str | None = None) -> Path:
     """The ``llama-server`` to run: ``$SERVEMARK_LLAMA_SERVER``, else the installed build.
 
     ``build`` is the recipe's ``engine.build``: ``cuda`` picks a CUDA build (any architecture),
     ``cpu`` or ``None`` the CPU build (``None`` falls back to a CUDA build when only that exists).
     """
-    override = os.environ.get(BINARY_ENV)
-    if override:
-        p = Path(override)
-        if not (p.is_file() and os.access(p, os.X_OK)):
-            raise ServemarkError(f"${BINARY_ENV} = {override} is not an executable file")
-        return p
+    if override := _override(BINARY_ENV):
+        return override
     cpu = _installed("cpu")
     cudas = sorted(
         (p for p in (root().glob("cuda*/bin/llama-server") if root().is_dir() else []) if _installed(p.parent.parent.name)),
@@ -137,12 +144,8 @@ def server_binary(build: str | None = None) -> Path:
 def batched_bench_binary(build: str | None = None) -> Path:
     """The ``llama-batched-bench`` to run: ``$SERVEMARK_LLAMA_BATCHED_BENCH``, else the one installed
     beside the ``llama-server`` that :func:`server_binary` picks (same build, same kernels)."""
-    override = os.environ.get(BENCH_ENV)
-    if override:
-        p = Path(override)
-        if not (p.is_file() and os.access(p, os.X_OK)):
-            raise ServemarkError(f"${BENCH_ENV} = {override} is not an executable file")
-        return p
+    if override := _override(BENCH_ENV):
+        return override
     exe = server_binary(build).with_name("llama-batched-bench")
     if not (exe.is_file() and os.access(exe, os.X_OK)):
         raise ServemarkError(f"llama-batched-bench is not installed beside {exe.parent / 'llama-server'}; "
