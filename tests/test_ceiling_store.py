@@ -140,3 +140,28 @@ def test_cli_dry_run_renders_sglang_for_a_gpu_recipe(tmp_path: Path) -> None:
     assert cmd["tool"] == "sglang-bench-one-batch" and cmd["batches"] == [1, 128]
     assert cmd["argv"][1:3] == ["-m", "sglang.bench_one_batch"] and "--batch-size" in cmd["argv"]
     assert not (tmp_path / "s.duckdb").exists(), "a dry run writes nothing"
+
+
+def test_report_shows_three_levels_and_ratios(tmp_path: Path) -> None:
+    """`servemark report` and the HTML report: a levels table once a point has a ceiling or SOL."""
+    import io
+
+    from rich.console import Console
+
+    from servemark.report import html, table
+
+    with Store(tmp_path / "s.duckdb") as st:
+        st.add_points([point("a", 1, 100.0), point("b", 4, 300.0)])
+        assert not table.has_levels(st.points()) and html.levels_section(st.points()) == ""
+        cstore.write(st, [ceiling(4, 600.0)])
+        write_fractions(st, [Fraction("b", "strict", 2000.0, 0.15, "")])
+        pts = st.points()
+    page = html.render(pts, set(), "t")
+    assert "speed of light → engine ceiling → served" in page
+    row = page.split('class="levels"')[1].split("</tr>")[2]  # header, point a, point b
+    cells = [c.split("</td>")[0] for c in row.split("<td>")[1:]]
+    assert cells[:7] == ["4", "2000.0", "600.0", "300.0", "0.300", "0.50", "0.150"]
+    buf = io.StringIO()
+    Console(file=buf, width=200).print(table.levels_table(pts))
+    text = buf.getvalue()
+    assert "0.50" in text and "0.300" in text and "2000.0" in text
