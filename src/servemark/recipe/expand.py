@@ -13,7 +13,9 @@ from servemark.recipe.schema import Layout, Recipe, Scenario
 
 
 def recipe_hash(recipe: Recipe) -> str:
-    blob = json.dumps(recipe.model_dump(mode="json"), sort_keys=True).encode()
+    """Content hash of what the served points measure; ``ceiling:`` is left out (it adds a
+    measurement beside the points and changes none of them), so adding it keeps the identity."""
+    blob = json.dumps(recipe.model_dump(mode="json", exclude={"ceiling"}), sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 

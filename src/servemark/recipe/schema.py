@@ -299,6 +299,32 @@ class EvalsSpec(Strict):
     median); each check runs with that many requests in flight."""
 
 
+class CeilingSpec(Strict):
+    """``ceiling:``: the engine's own offline benchmark at the sweep's batches (docs/ceiling.md).
+
+    Present in a recipe, ``servemark run`` measures it after each layout's served points (the
+    server stopped, so the two never share the machine); ``servemark ceiling RECIPE`` measures only it.
+    """
+
+    batches: list[int] | None = None
+    """Batch sizes; null: the recipe's concurrencies (a ceiling per served point)."""
+    rounds: int = Field(default=2, ge=1)
+    """vLLM: prompts per batch size = batch x rounds (the engine keeps ``batch`` in flight)."""
+    warmup: bool = True
+    """vLLM: one batch of warm-up prompts before the timed ones (llama.cpp and SGLang warm up themselves)."""
+    args: dict[str, ArgValue] = Field(default_factory=dict)
+    """Extra flags for the benchmark tool, after servemark's (``null`` drops an engine arg it inherited)."""
+    timeout_s: float = Field(default=1800.0, gt=0)
+    """Wall-clock limit for one benchmark command."""
+
+    @field_validator("batches")
+    @classmethod
+    def _positive_unique(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (not v or any(b < 1 for b in v) or len(set(v)) != len(v)):
+            raise ValueError(f"batches must be unique integers >= 1, got {v}")
+        return v
+
+
 class Recipe(Strict):
     name: str = Field(min_length=1)
     description: str = ""
@@ -318,6 +344,8 @@ class Recipe(Strict):
     """A point with more failed requests than this share is flagged ``too_many_failures``."""
     evals: EvalsSpec | None = None
     """Accuracy gates (GSM8K, reference agreement); see docs/evals.md."""
+    ceiling: CeilingSpec | None = None
+    """The engine ceiling (engine's offline benchmark) measured with the sweep; see docs/ceiling.md."""
 
     @field_validator("concurrency")
     @classmethod

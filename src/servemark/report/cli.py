@@ -28,6 +28,8 @@ def print_and_write(points: list[Point], title: str, html_path: Path) -> Path:
 
     fids = {p.point_id for f in frontiers(points) for p in f.points}
     out.print(table.points_table(points, fids, title=title))
+    if table.has_levels(points):
+        out.print(table.levels_table(points))
     sub = f"{len(points)} points; frontier of tok/s/GPU (input+output) vs median tok/s/user per model x engine x hardware x precision"
     return html.write(html_path, points, fids, title, sub)
 

@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from servemark.ceiling import levels
 from servemark.engines import RenderContext, adapter_for
 from servemark.errors import ServemarkError
 from servemark.evals import run_recipe_evals
@@ -84,6 +85,8 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         raise ServemarkError(f"--layout {opts.layouts}: the recipe has layouts 0..{len(recipe.layouts) - 1}")
     adapter = adapter_for(recipe.engine.name)
     rt = resolve_runtime(recipe, start_engine=opts.endpoint is None)
+    if recipe.ceiling is not None:
+        _check_ceiling(recipe)
     rhash = recipe_hash(recipe)
     with Store(opts.db) as store:
         state = resume.resolve(store, recipe, rhash, new_run_id(recipe), opts.resume, opts.run_id)
@@ -114,6 +117,8 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         for li in sorted({p.layout_index for p in left}):
             todo = [p for p in left if p.layout_index == li]
             _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result.points, ids)
+            if recipe.ceiling is not None and opts.endpoint is None:
+                _measure_ceiling(recipe, li, recipe.layouts[li], rt, run_id, run_dir, opts, console)
     except KeyboardInterrupt:
         result.status = "interrupted"
         raise
@@ -126,6 +131,7 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         run_row.update(status=result.status, finished_at=_now())
         with Store(opts.db) as store:
             store.upsert_run(run_row)
+            levels.refresh(store, "run_id = ?", [run_id])  # ceilings and SOL measured before this run
         console.print(f"{len(result.points)} point(s) stored in {opts.db} (run {run_id}, {result.status})")
     return result
 
@@ -189,6 +195,31 @@ def _run_layout(
         meter.stop()
         for srv in reversed(servers):
             srv.stop()
+
+
+def _check_ceiling(recipe: Recipe) -> None:
+    """Refuse a ``ceiling:`` the engine cannot measure before any point runs, not after."""
+    from servemark.ceiling.render import check_supported
+
+    for li, lay in enumerate(recipe.layouts):
+        try:
+            check_supported(recipe, lay)
+        except ValueError as exc:
+            raise ServemarkError(f"ceiling: layouts.{li}: {exc}") from None
+
+
+def _measure_ceiling(recipe: Recipe, li: int, layout: Any, rt: Runtime, run_id: str, run_dir: Path,
+                     opts: SweepOptions, console: Console) -> None:
+    """The layout's engine ceiling (``ceiling:``), after its server stopped: the offline benchmark
+    needs the memory and cores the server held. Rows are stored as each command finishes."""
+    from servemark.ceiling import store as ceiling_store
+    from servemark.ceiling.run import measure_layout
+
+    def write(rows: list[Any]) -> None:
+        with Store(opts.db) as store:
+            ceiling_store.write(store, rows)
+
+    measure_layout(recipe, li, layout, rt, run_id, run_dir, write, console)
 
 
 def _external(url: str, like: Any) -> Any:
