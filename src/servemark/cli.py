@@ -57,7 +57,7 @@ def _root(
 
 
 # top-level commands, in the order `servemark --help` lists them
-app.add_typer(sweep_cli.app)  # run, demo
+app.add_typer(sweep_cli.app)  # run, bench, demo
 app.add_typer(report_cli.app)  # report
 app.add_typer(calibration_cli.app)  # calibrate
 app.add_typer(analysis_cli.app)  # frontier, cost, compare, history

@@ -16,6 +16,7 @@ from rich.console import Console
 from servemark import paths
 from servemark.cli_options import DB_OPTION, db_path
 from servemark.point import Point
+from servemark.recipe.schema import Recipe
 from servemark.report.cli import out, print_and_write
 
 console = Console(stderr=True, soft_wrap=True)
@@ -29,11 +30,16 @@ app = typer.Typer()
 def _sweep(recipe_path: Path, db: Path | None, runs_dir: Path | None, workers: int,
            endpoint: str | None = None) -> tuple[list[Point], str]:
     from servemark.recipe import load_recipe
+
+    return _run(load_recipe(recipe_path), db, runs_dir, workers, endpoint)
+
+
+def _run(recipe: Recipe, db: Path | None, runs_dir: Path | None, workers: int, endpoint: str | None,
+         kind: str = "sweep") -> tuple[list[Point], str]:
     from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
-    recipe = load_recipe(recipe_path)
     opts = SweepOptions(db=db_path(db), runs_dir=runs_dir or paths.default_runs_dir(),
-                        api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint)
+                        api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint, kind=kind)
     res = run_recipe(recipe, opts, console)
     return res.points, res.run_id
 
@@ -70,4 +76,62 @@ def demo(
     with resources.as_file(recipe) as rp:
         points, run_id = _sweep(rp, db, runs_dir, 1)
     path = print_and_write(points, "servemark demo: Gemma 3 270M on vLLM CPU", (runs_dir or paths.default_runs_dir()) / run_id / "report.html")
+    out.print(f"report: {path}")
+
+
+@app.command()
+def bench(
+    url: str = typer.Argument(..., help="Base URL of the running server, e.g. http://127.0.0.1:8000."),
+    model: str = typer.Option(None, "--model", help="Served model name (default: the one /v1/models lists)."),
+    tokenizer: str = typer.Option(
+        None, "--tokenizer",
+        help="Tokenizer for exact prompt lengths: a local folder or tokenizer.json, a Hugging Face hub id "
+             "(org/name[@rev], from the HF cache; HF_HUB_OFFLINE honoured), or 'server' (its /tokenize). Default: server."),
+    isl: int = typer.Option(1024, "--isl", "--random-input-len", min=1, help="Input tokens per prompt."),
+    osl: int = typer.Option(128, "--osl", "--random-output-len", min=1, help="Output tokens per request (ignore_eos)."),
+    range_ratio: float = typer.Option(1.0, "--random-range-ratio", min=0.0, max=1.0,
+                                      help="Lengths drawn uniformly from [ratio x L, L]."),
+    concurrency: str = typer.Option(None, "--concurrency", "--max-concurrency",
+                                    help="Closed-loop points: requests in flight, comma-separated (1,4,16). Default 1 unless --rate."),
+    rate: str = typer.Option(None, "--rate", "--request-rate",
+                             help="Open-loop points: mean arrivals per second, comma-separated (0.5,2)."),
+    arrival: str = typer.Option("poisson", "--arrival", help="Arrival process of --rate points: poisson, gamma, constant."),
+    num_prompts: int = typer.Option(None, "--num-prompts", min=1, help="Measured requests per point (default: max(20, 10 x concurrency))."),
+    num_warmups: int = typer.Option(None, "--num-warmups", min=0, help="Warmup requests per point (default: max(2, 2 x concurrency))."),
+    api: str = typer.Option("completions", "--api", help="completions or chat."),
+    engine: str = typer.Option("vllm", "--engine", help="The server's engine, recorded on each point (vllm, sglang, trtllm, llama-cpp)."),
+    hardware: str = typer.Option("cpu", "--hardware", help="Hardware the server runs on, recorded (the per-GPU divisor with --gpus)."),
+    gpus: int = typer.Option(1, "--gpus", min=1, help="Accelerators serving the model (divisor of tok/s/GPU)."),
+    precision: str = typer.Option("bf16", "--precision", help="Weight precision, recorded."),
+    seed: int = typer.Option(0, "--seed", help="Prompt and arrival seed."),
+    name: str = typer.Option(None, "--name", help="Run name (default: bench-<model>)."),
+    save_recipe: Path = typer.Option(None, "--save-recipe", help="Also write the equivalent recipe here (repeat it with `servemark run FILE --endpoint URL`)."),
+    db: Path = DB_OPTION,
+    runs_dir: Path = RUNS_DIR,
+    workers: int = typer.Option(1, "--workers", min=1, help="Load-generator worker processes."),
+) -> None:
+    """Benchmark a server that is already running: no recipe, nothing started.
+
+    Prints progress and the table, stores the points (a run of kind `external`) and writes the
+    HTML report. An API key is read from $SERVEMARK_API_KEY and never written anywhere.
+    """
+    from servemark.sweep.bench import BenchFlags, bench_recipe, parse_list, pick_model, save_recipe as write_recipe
+
+    if api not in ("completions", "chat"):
+        raise typer.BadParameter(f"completions or chat, got {api!r}", param_hint="--api")
+    if arrival not in ("poisson", "gamma", "constant"):
+        raise typer.BadParameter(f"poisson, gamma or constant, got {arrival!r}", param_hint="--arrival")
+    flags = BenchFlags(
+        url=url, model=model, tokenizer=tokenizer, isl=isl, osl=osl, range_ratio=range_ratio,
+        concurrency=parse_list(concurrency, int, "--concurrency"), rates=parse_list(rate, float, "--rate"),
+        arrival=arrival, num_prompts=num_prompts, num_warmups=num_warmups, api=api, engine=engine,
+        hardware=hardware, gpus=gpus, precision=precision, seed=seed, name=name,
+    )
+    served = pick_model(url, model, os.environ.get(API_KEY_ENV))
+    recipe = bench_recipe(flags, served)
+    if save_recipe:
+        write_recipe(recipe, save_recipe)
+        console.print(f"recipe: {save_recipe}")
+    points, run_id = _run(recipe, db, runs_dir, workers, url, kind="external")
+    path = print_and_write(points, f"servemark bench {run_id}", (runs_dir or paths.default_runs_dir()) / run_id / "report.html")
     out.print(f"report: {path}")
