@@ -26,6 +26,7 @@ from servemark.importers import cli as importers_cli
 from servemark.models import cli as models_cli
 from servemark.report import cli as report_cli
 from servemark.report.dashboard import cli as dashboard_cli
+from servemark.results import cli as results_cli
 from servemark.sol import cli as sol_cli
 from servemark.sweep import cli as sweep_cli
 from servemark.sweep import plan as sweep_plan
@@ -37,7 +38,7 @@ app = typer.Typer(
     help="Benchmark LLM serving: start real engines, sweep concurrency, store every point, "
     "and turn them into throughput-vs-interactivity frontiers, cost, energy and speed of light.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -70,6 +71,8 @@ app.add_typer(importers_cli.import_app, name="import")
 app.add_typer(sol_cli.app, name="sol")
 app.add_typer(evals_cli.app, name="eval")
 app.add_typer(dashboard_cli.app, name="dashboard")
+app.add_typer(results_cli.runs_app, name="runs")
+app.add_typer(results_cli.export_app, name="export")
 
 
 def main() -> None:

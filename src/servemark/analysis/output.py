@@ -73,7 +73,10 @@ def to_csv(rows: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) ->
 
 def emit(out: Console, rows: Sequence[dict[str, Any]], cols: Sequence[Col], title: str,
          as_json: bool, as_csv: bool, json_data: Any = None) -> None:
-    """Print ``rows`` as a table, or JSON (``json_data`` if given), or CSV."""
+    """Print ``rows`` as a table, or JSON (``json_data`` if given), or CSV (both: a usage error)."""
+    from servemark.cli_options import one_format
+
+    one_format(as_json, as_csv)
     if as_json:
         print(to_json(rows if json_data is None else json_data))
     elif as_csv:
