@@ -16,6 +16,8 @@ from typing import Any, Sequence
 from rich.console import Console
 from rich.table import Table
 
+from servemark.numfmt import plain
+
 
 @dataclass
 class Col:
@@ -32,8 +34,8 @@ def fmt(v: Any, spec: str = "") -> str:
         return "yes" if v else ""
     if isinstance(v, (list, tuple)):
         return ", ".join(str(x) for x in v)
-    if spec and isinstance(v, (int, float)):
-        return format(v, spec)
+    if isinstance(v, float) or (spec and isinstance(v, int)):
+        return plain(v, spec)
     return str(v)
 
 

@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from servemark.numfmt import plain
 from servemark.point import Point
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
@@ -85,7 +86,7 @@ def _cell(v: object, spec: str = "", scale: float = 1.0) -> str:
     if v is None or v == "":
         return "-"
     if isinstance(v, float):
-        return format(v * scale, spec or ".3g")
+        return plain(v * scale, spec or ".3g")
     return html.escape(str(v))
 
 
