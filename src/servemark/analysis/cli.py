@@ -198,6 +198,7 @@ def history_cmd(
     tol: float = typer.Option(REGRESSION_RULE["rel_tol"], "--tol", help="Relative drop always tolerated (0.05 = 5%)."),
     min_baseline: int = typer.Option(REGRESSION_RULE["min_baseline"], "--min-baseline", help="Earlier dates needed before anything is flagged."),
     regressions: bool = typer.Option(False, "--regressions", help="Only list dates flagged as regressions."),
+    check: bool = typer.Option(False, "--check", help="Exit 1 when any date is flagged as a regression (for CI)."),
     db: Optional[Path] = DB_OPTION, model: Optional[str] = MODEL, hardware: Optional[str] = HW, engine: Optional[str] = ENGINE,
     precision: Optional[str] = PREC, spec: Optional[str] = SPEC, isl: Optional[int] = ISL, osl: Optional[int] = OSL,
     scenario: Optional[str] = SCEN, group_by: str = GROUP, as_json: bool = JSON, as_csv: bool = CSV,
@@ -217,3 +218,5 @@ def history_cmd(
             Col("conc", "conc≈", "d"), Col("baseline", "baseline", ".1f"), Col("spread", "spread", ".1f"),
             Col("regression", "regression")]
     emit(out, rows, cols, f"History at {at:g} tok/s/user ({len(rows)} rows)", as_json, as_csv)
+    if check and any(r["regression"] for r in rows):
+        raise typer.Exit(1)  # exit codes: 0 ok, 1 a check failed, 2 usage or input error
