@@ -25,7 +25,7 @@ from servemark.point import Point
 from servemark.store import Store
 
 SERVEMARK = shutil.which("servemark", path=str(Path(sys.executable).parent)) or shutil.which("servemark")
-EXPONENT = re.compile(r"\d[eE][+-]?\d")
+EXPONENT = re.compile(r"(?<![\w.-])\d+(\.\d+)?[eE][+-]?\d+(?![\w-])")  # 1.2e-05, not run ids like ...-40e9
 VLLM_BENCH = Path(__file__).parent / "data" / "vllm_bench" / "vllm_bench_calibration_c4.json"
 
 
@@ -143,7 +143,8 @@ def test_numbers_in_tables_never_in_exponent_form(bench_db):
     from servemark.numfmt import fixed, plain
 
     assert fixed(1.234e-5) == "0.00001234" and plain(123456789.0, ".3g") == "123456789"
-    for args in (["report", "--db", str(bench_db)], ["runs", "list", "--db", str(bench_db)],
+    assert EXPONENT.search("| 1.2e-05 |") and EXPONENT.search("3E+04") and not EXPONENT.search("bench-calibration-40e9")
+    for args in (["report", "--db", str(bench_db), "--html", str(bench_db.parent / "r.html")], ["runs", "list", "--db", str(bench_db)],
                  ["frontier", "--db", str(bench_db)], ["sol", "breakdown", "gemma-3-270m", "cpu-ci", "--precision", "bf16"],
                  ["sol", "model", "deepseek-r1"]):
         p = sm(*args, env={"COLUMNS": "250"})
@@ -155,7 +156,7 @@ def test_report_without_arguments_skips_a_failed_run_with_no_points(bench_db):
     with Store(bench_db) as store:
         store.upsert_run({"run_id": "zz-failed", "name": "failed", "kind": "sweep", "status": "failed",
                           "started_at": "2999-01-01T00:00:00+00:00"})
-    p = sm("report", "--db", str(bench_db), "--json")
+    p = sm("report", "--db", str(bench_db), "--json", "--html", str(bench_db.parent / "r.html"))
     assert p.returncode == 0, p.stderr
     assert {pt["run_id"] for pt in json.loads(p.stdout)} != {"zz-failed"} and json.loads(p.stdout)
 
@@ -220,3 +221,18 @@ def test_runs_list_show_rm_and_export_points(bench_db, tmp_path):
     assert len(json.loads((tmp_path / "points.json").read_text())) == 3
     assert len((tmp_path / "points.csv").read_text().strip().splitlines()) == 4
     assert sm("runs", "rm", "no-such-run", "--yes", "--db", str(bench_db)).returncode == 2
+
+
+def test_export_bundle_and_import_bundle_through_the_cli(bench_db, tmp_path):
+    """`export` is a group: `export bundle RUN --out FILE` (the Slurm bundles) beside `export points`."""
+    run_id = next(r["run_id"] for r in json.loads(sm("runs", "list", "--db", str(bench_db), "--json").stdout)
+                  if r["kind"] == "external")
+    bundle = tmp_path / "run.tar.gz"
+    p = sm("export", "bundle", run_id, "--out", str(bundle), "--db", str(bench_db))
+    assert p.returncode == 0 and bundle.is_file(), p.stderr
+    other = tmp_path / "other.duckdb"
+    p = sm("import", "bundle", str(bundle), "--db", str(other), "--runs-dir", str(tmp_path / "runs"))
+    assert p.returncode == 0, p.stderr
+    with Store(other, read_only=True) as store:
+        assert len(store.points("run_id = ?", [run_id])) == 3
+    assert sm("export", run_id, "--out", str(bundle)).returncode == 2  # the old top-level form is gone

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from servemark import paths
 from servemark.cli_options import DB_OPTION, db_path, json_option
+from servemark.errors import ServemarkError
 from servemark.point import Point
 from servemark.recipe.schema import Recipe
 from servemark.report.cli import finish
@@ -29,18 +30,19 @@ app = typer.Typer()
 
 
 def _sweep(recipe_path: Path, db: Path | None, runs_dir: Path | None, workers: int,
-           endpoint: str | None = None) -> tuple[list[Point], str]:
+           endpoint: str | None = None, resume: str | None = None) -> tuple[list[Point], str]:
     from servemark.recipe import load_recipe
 
-    return _run(load_recipe(recipe_path), db, runs_dir, workers, endpoint)
+    return _run(load_recipe(recipe_path), db, runs_dir, workers, endpoint, resume=resume)
 
 
 def _run(recipe: Recipe, db: Path | None, runs_dir: Path | None, workers: int, endpoint: str | None,
-         kind: str = "sweep") -> tuple[list[Point], str]:
+         kind: str = "sweep", resume: str | None = None) -> tuple[list[Point], str]:
     from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
     opts = SweepOptions(db=db_path(db), runs_dir=runs_dir or paths.default_runs_dir(),
-                        api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint, kind=kind)
+                        api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint, kind=kind,
+                        resume=resume)
     res = run_recipe(recipe, opts, console)
     return res.points, res.run_id
 
@@ -48,6 +50,8 @@ def _run(recipe: Recipe, db: Path | None, runs_dir: Path | None, workers: int, e
 @app.command()
 def run(
     recipe: Path = typer.Argument(..., help="Recipe YAML (see recipes/)."),
+    run_id: str = typer.Argument(None, metavar="[RUN]", help="With --resume: the run to continue (default: the newest unfinished run of this recipe)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a run: measure only its missing points."),
     db: Path = DB_OPTION,
     runs_dir: Path = RUNS_DIR,
     workers: int = typer.Option(1, "--workers", min=1, help="Load-generator worker processes."),
@@ -56,9 +60,14 @@ def run(
 ) -> None:
     """Run a recipe: start the engine, sweep every point, store each as it completes, report.
 
-    An API key for the endpoint is read from $SERVEMARK_API_KEY and never written anywhere.
+    `servemark run RECIPE --resume [RUN]` continues an interrupted run: points already stored are
+    kept and only the missing ones are measured. With executor.kind slurm the sweep runs as a
+    Slurm job (docs/cluster.md). An API key for the endpoint is read from $SERVEMARK_API_KEY and
+    never written anywhere.
     """
-    points, run_id = _sweep(recipe, db, runs_dir, workers, endpoint)
+    if run_id and not resume:
+        raise ServemarkError(f"unexpected argument {run_id!r}: a run id follows --resume")
+    points, run_id = _sweep(recipe, db, runs_dir, workers, endpoint, (run_id or "latest") if resume else None)
     finish(points, f"servemark run {run_id}", (runs_dir or paths.default_runs_dir()) / run_id / "report.html", as_json)
 
 

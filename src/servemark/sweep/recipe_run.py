@@ -24,6 +24,7 @@ from servemark.evals import run_recipe_evals
 from servemark.executors import make_server
 from servemark.executors.local import LocalServer, log_tail
 from servemark.point import Point
+from servemark.executors.placement import in_slurm_job, job_nodes, placement
 from servemark.recipe.expand import PlannedPoint, expand, recipe_hash
 from servemark.recipe.schema import Layout, Recipe
 from servemark.store import Store
@@ -31,6 +32,8 @@ from servemark.loadgen import LoadSpec, run_load
 from servemark.loadgen.records_io import write_records
 from servemark.metrics import summarize
 from servemark.metrics.summarize import window
+from servemark.sweep import resume
+from servemark.sweep.identity import planned_ids
 from servemark.sweep.provenance import host_info
 from servemark.telemetry.energy import EnergyMeter, apply_to_point
 from servemark.executors.runtime import Runtime, resolve_runtime
@@ -49,6 +52,12 @@ class SweepOptions:
     """Measure a server that is already running at this base URL instead of starting the engine."""
     kind: str = "sweep"
     """The run row's kind: ``sweep`` (a recipe), ``external`` (``servemark bench`` of a running server)."""
+    resume: str | None = None
+    """Continue this run (``latest``: the newest unfinished run of the recipe), measuring only missing points."""
+    run_id: str | None = None
+    """Write to this run id, continuing it if the store has it (what a Slurm job passes: requeue-safe)."""
+    layouts: list[int] | None = None
+    """Only these layout indices (a job-array task measures one layout)."""
 
 
 @dataclass
@@ -69,32 +78,47 @@ def new_run_id(recipe: Recipe) -> str:
 
 def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = None) -> SweepResult:
     console = console or Console(stderr=True)
-    planned = expand(recipe)
+    if recipe.executor.kind == "slurm" and not in_slurm_job():
+        from servemark.sweep.slurm_job import run_as_job  # submit, follow, collect the bundle
+
+        return run_as_job(recipe, opts, console)
+    planned = [p for p in expand(recipe) if opts.layouts is None or p.layout_index in opts.layouts]
+    if not planned:
+        raise ServemarkError(f"--layout {opts.layouts}: the recipe has layouts 0..{len(recipe.layouts) - 1}")
     adapter = adapter_for(recipe.engine.name)
     rt = resolve_runtime(recipe, start_engine=opts.endpoint is None)
     if opts.endpoint:  # a run is recorded only once its endpoint answered
         check_endpoint(opts.endpoint, opts.api_key)
-    run_id = new_run_id(recipe)
+    rhash = recipe_hash(recipe)
+    with Store(opts.db) as store:
+        state = resume.resolve(store, recipe, rhash, new_run_id(recipe), opts.resume, opts.run_id)
+    run_id = state.run_id
+    ids = planned_ids(recipe, planned, run_id)
     run_dir = opts.runs_dir / run_id
     (run_dir / "records").mkdir(parents=True, exist_ok=True)
     resolved = recipe.model_dump(mode="json")
     (run_dir / "recipe.json").write_text(json.dumps(resolved, indent=2))
-    (run_dir / "plan.json").write_text(json.dumps([p.to_dict() for p in planned], indent=2))
+    (run_dir / "plan.json").write_text(json.dumps([{**p.to_dict(), "point_id": ids[p.index]} for p in planned], indent=2))
     host = host_info()
-    rhash = recipe_hash(recipe)
     result = SweepResult(run_id=run_id, run_dir=run_dir)
     run_row = {
         "run_id": run_id, "name": recipe.name, "kind": opts.kind, "started_at": _now(), "status": "running",
         "run_dir": str(run_dir), "recipe_hash": rhash, "recipe": json.dumps(resolved),
         "engine": recipe.engine.name, "engine_version": rt.engine_version, **host,
     }
+    if state.row:
+        run_row["started_at"] = state.row["started_at"]
     with Store(opts.db) as store:
         store.upsert_run(run_row)
-    console.print(f"run [bold]{run_id}[/] -> {run_dir}")
+        if state.done:
+            result.points = [p for p in store.points("run_id = ?", [run_id]) if p.point_id in set(ids.values())]
+    left = [p for p in planned if ids[p.index] not in state.done]
+    verb = "resumed" if state.row else "run"
+    console.print(f"{verb} [bold]{run_id}[/] -> {run_dir} ({len(planned) - len(left)} of {len(planned)} points measured before)")
     try:
-        for li, layout in enumerate(recipe.layouts):
-            todo = [p for p in planned if p.layout_index == li]
-            _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result.points)
+        for li in sorted({p.layout_index for p in left}):
+            todo = [p for p in left if p.layout_index == li]
+            _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result.points, ids)
     except KeyboardInterrupt:
         result.status = "interrupted"
         raise
@@ -102,6 +126,8 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         result.status = "failed"
         raise
     finally:
+        if result.status == "done" and len(result.points) < len(planned):
+            result.status = "partial"  # a layout measured fewer points than planned (never expected)
         run_row.update(status=result.status, finished_at=_now())
         with Store(opts.db) as store:
             store.upsert_run(run_row)
@@ -112,6 +138,7 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
 def _run_layout(
     recipe: Recipe, li: int, todo: list[PlannedPoint], adapter: Any, rt: Runtime, opts: SweepOptions,
     run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, out: list[Point],
+    ids: dict[int, str],
 ) -> None:
     """Measure one layout's points, appending each to ``out`` (and the store) as it completes."""
     layout = todo[0].layout
@@ -119,10 +146,13 @@ def _run_layout(
         adapter.validate(recipe, layout)
     except ValueError as exc:
         raise ServemarkError(f"layouts.{li}: {exc}") from None
-    ctx = RenderContext(recipe=recipe, layout=layout, model_path=rt.model_path, python=rt.python, binary=rt.binary)
+    nodes = job_nodes() if in_slurm_job() else None
+    ctx = RenderContext(recipe=recipe, layout=layout, model_path=rt.model_path, python=rt.python, binary=rt.binary,
+                        **({"nodes": [n.address for n in nodes]} if nodes else {}))
     launches = adapter.render(ctx)
     (run_dir / f"launch-L{li}.json").write_text(json.dumps([lg.to_dict() for lg in launches], indent=2))
-    servers = [make_server(lg, run_dir / f"engine-L{li}-{lg.name}.log", recipe, rt.model_path, workdir=str(run_dir))
+    servers = [make_server(lg, run_dir / f"engine-L{li}-{lg.name}.log", recipe, rt.model_path, workdir=str(run_dir),
+                           nodes=nodes)
                for lg in launches]
     if opts.endpoint:
         launches = [_external(opts.endpoint, launches[-1])]
@@ -144,7 +174,7 @@ def _run_layout(
                 raise ServemarkError(f"the engine died during the sweep; log {servers[-1].log_path}:\n{log_tail(servers[-1].log_path)}")
             sc = pp.scenario
             prompts = builder.build(pp.num_requests + pp.num_warmup, sc.isl, sc.osl, sc.random_range_ratio)
-            point_id = f"{run_id}-{pp.index:03d}"
+            point_id = ids[pp.index]
             spec = LoadSpec(
                 base_url=base_url, model=front.served_model, api=recipe.api, prompts=prompts,
                 concurrency=pp.conc, num_requests=pp.num_requests, num_warmup=pp.num_warmup,
@@ -159,6 +189,7 @@ def _run_layout(
             point = _make_point(recipe, pp, layout, launches, rt, run_id, point_id, rhash, host, started, fields)
             point.tokenizer = tok_label
             _add_energy(point, meter, window([r for r in load.records if not r.warmup]))
+            point.extra.update(placement(servers))
             with Store(opts.db) as store:
                 store.add_point(point)
             out.append(point)
