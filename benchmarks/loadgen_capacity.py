@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,11 @@ from servemark.loadgen import LoadSpec, run_load
 from servemark.workload import Prompt
 
 HERE = Path(__file__).resolve().parent
-PEER_PY = "/tmp/probe/venv/bin/python"
-PEER_TOKENIZER = "/tmp/probe/gemma-hf"
+sys.path.insert(0, str(HERE))
+from _peer_env import PEER_NEEDS, add_peer_args, resolve_peer  # noqa: E402
+
+PEER_TOKENIZER = ""
+"""Set from --peer-tokenizer (default: the demo model's folder) in main()."""
 
 
 def delivered_rate(truth: dict[str, Any]) -> tuple[float, int]:
@@ -115,14 +119,17 @@ def show(row: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    global PEER_TOKENIZER
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="The peer comparison " + PEER_NEEDS
+                                 + "; without them (or with --no-peer) only servemark's client is measured.")
     ap.add_argument("--quick", action="store_true", help="smaller levels (a minute or two)")
-    ap.add_argument("--peer-python", default=PEER_PY)
+    add_peer_args(ap)
     ap.add_argument("--no-peer", action="store_true")
     a = ap.parse_args()
-    peer = not a.no_peer and Path(a.peer_python).exists() and Path(PEER_TOKENIZER).exists()
+    a.peer_python, PEER_TOKENIZER = resolve_peer(a)
+    peer = not a.no_peer and bool(a.peer_python and PEER_TOKENIZER)
     print(f"host: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; peer: "
-          f"{'vllm bench serve via ' + a.peer_python if peer else 'not available'}")
+          f"{'vllm bench serve via ' + a.peer_python if peer else 'not available (' + PEER_NEEDS + ')'}")
     out: dict[str, list[dict[str, Any]]] = {}
 
     # 1. token-event rate: many short gaps (2 ms per token, 128 tokens)
