@@ -177,6 +177,9 @@ class ServerTokenizer:
             raise ServemarkError(f"{self.base_url}/tokenize: HTTP {exc.code}: {exc.body}") from None
 
     def encode(self, text: str, add_special_tokens: bool = True) -> _Ids:
+        if not text:  # some servers refuse an empty prompt: the special tokens are the difference
+            with_special, plain = self.encode("a", True).ids, self.encode("a", False).ids
+            return _Ids(with_special[: max(0, len(with_special) - len(plain))] if add_special_tokens else [])
         out = self._tokenize(text, add_special_tokens)
         return _Ids([t["id"] if isinstance(t, dict) else int(t) for t in out["tokens"]])
 
