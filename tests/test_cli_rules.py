@@ -236,3 +236,20 @@ def test_export_bundle_and_import_bundle_through_the_cli(bench_db, tmp_path):
     with Store(other, read_only=True) as store:
         assert len(store.points("run_id = ?", [run_id])) == 3
     assert sm("export", run_id, "--out", str(bundle)).returncode == 2  # the old top-level form is gone
+
+
+def test_bench_save_recipe_repeats_through_run_endpoint(bench_db, tmp_path):
+    """`bench --save-recipe` writes the recipe that was run; `run FILE --endpoint URL` repeats it."""
+    from servemark.recipe import load_recipe
+
+    saved = bench_db.parent / "r.yaml"
+    recipe = load_recipe(saved)
+    assert (recipe.concurrency, recipe.rates, recipe.requests_per_point.min) == ([1, 2], [20.0], 4)
+    assert (recipe.scenarios[0].isl, recipe.scenarios[0].osl) == (16, 4)
+    with CalibrationServer(CalibrationPlan(ttft_ms=5, itl_ms=1)) as srv:
+        p = sm("run", str(saved), "--endpoint", srv.base_url, "--db", str(tmp_path / "s.duckdb"),
+               "--runs-dir", str(tmp_path / "runs"), "--json")
+    assert p.returncode == 0, p.stderr[-2000:]
+    points = json.loads(p.stdout)
+    assert [(pt["conc"], pt["request_rate"]) for pt in points] == [(1, None), (2, None), (0, 20.0)]
+    assert all(pt["completed"] == 4 for pt in points)
