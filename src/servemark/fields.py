@@ -234,7 +234,7 @@ FIELDS: tuple[Field, ...] = (
     _f("cpu", "str", "", "provenance", "CPU of the measuring machine"),
     _f("gpu_name", "str", "", "provenance", "GPU model as NVML reports it"),
     _f("gpu_driver", "str", "", "provenance", "GPU driver version"),
-    _f("tokenizer", "str", "", "provenance", "Tokenizer the client counted prompt tokens with"),
+    _f("tokenizer", "str", "", "provenance", "Tokenizer the client counted prompt tokens with: a folder, `hf:org/name@<commit>` (HF cache) or `server:<url>/tokenize`"),
     _f("seed", "int | None", None, "provenance", "Seed of the prompt generator", format="int"),
     _f("recipe", "str", "", "provenance", "The fully resolved recipe as JSON"),
     _f("extra", "dict[str, Any]", dict, "provenance", "Everything else worth keeping (schedule lag, goodput, client monitor, import notes)"),

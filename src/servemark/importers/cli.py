@@ -30,19 +30,24 @@ def _print(report: ImportReport, as_json: bool) -> None:
         out.print(f"  note: {note}")
 
 
+REPLACE = typer.Option(False, "--replace", help="The file's values win over stored ones (correct labels such as "
+                       "--hardware or --precision of an earlier import); default: stored values win.")
+
+
 @import_app.command("inferencex")
 def import_inferencex_cmd(
     files: list[Path] = typer.Argument(..., help="InferenceX API JSON files (benchmarks.json, benchmarks-history.json)."),
     date: Optional[str] = typer.Option(None, "--date", help="Date (YYYY-MM-DD) for rows without one (raw CI rows)."),
     db: Optional[Path] = DB_OPTION,
     as_json: bool = json_option("Print the import reports as JSON."),
+    replace: bool = REPLACE,
 ) -> None:
     """Import InferenceX benchmark rows; pitfalls are flagged and counted; re-importing adds nothing."""
     from servemark.importers.inferencex import import_inferencex
 
     with Store(db_path(db)) as store:
         for f in files:
-            _print(import_inferencex(store, f, default_date=date), as_json)
+            _print(import_inferencex(store, f, default_date=date, replace=replace), as_json)
 
 
 @import_app.command("vllm-bench")
@@ -56,6 +61,7 @@ def import_vllm_cmd(
     osl: Optional[int] = typer.Option(None, "--osl", help="Output length (else metadata 'osl', else mean output tokens)."),
     db: Optional[Path] = DB_OPTION,
     as_json: bool = json_option("Print the import reports as JSON."),
+    replace: bool = REPLACE,
 ) -> None:
     """Import vLLM `bench serve` results (ms -> s, interactivity = 1000 / TPOT ms, throughput / GPUs)."""
     from servemark.importers.vllm_bench import VllmBenchContext, import_vllm_bench
@@ -63,7 +69,7 @@ def import_vllm_cmd(
     ctx = VllmBenchContext(hardware=hardware, gpus=gpus, engine=engine, precision=precision, isl=isl, osl=osl)
     with Store(db_path(db)) as store:
         for f in files:
-            _print(import_vllm_bench(store, f, ctx), as_json)
+            _print(import_vllm_bench(store, f, ctx, replace=replace), as_json)
 
 
 

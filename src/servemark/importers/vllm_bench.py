@@ -212,7 +212,8 @@ def result_to_point(obj: dict[str, Any], ctx: VllmBenchContext, where: str, sour
     )
 
 
-def import_vllm_bench(store: Store, path: str | Path, ctx: VllmBenchContext | None = None) -> ImportReport:
+def import_vllm_bench(store: Store, path: str | Path, ctx: VllmBenchContext | None = None,
+                      replace: bool = False) -> ImportReport:
     """Import every result object of a vLLM bench serve file; idempotent."""
     p = Path(path)
     objs = _load(p)
@@ -223,6 +224,6 @@ def import_vllm_bench(store: Store, path: str | Path, ctx: VllmBenchContext | No
               for i, o in enumerate(objs)]
     if any(pt.extra["origin"].get("gpus") == "default" for pt in points):
         report.notes.append("GPU count not given (--gpus or metadata gpus=N): assumed 1")
-    write_points(store, points, report)
+    write_points(store, points, report, replace)
     report.pitfalls = dict(sorted(pitfalls.items()))
     return report

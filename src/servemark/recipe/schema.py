@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from servemark.metrics.summarize import DEFAULT_MAX_FAILURE_RATE
 
@@ -335,7 +335,12 @@ class Recipe(Strict):
     precision: str = "bf16"
     layouts: list[Layout] = Field(default_factory=lambda: [Layout()], min_length=1)
     scenarios: list[Scenario] = Field(min_length=1)
-    concurrency: list[int] = Field(min_length=1)
+    concurrency: list[int] = Field(default_factory=list)
+    """Closed-loop points: this many requests in flight."""
+    rates: list[float] = Field(default_factory=list)
+    """Open-loop points: mean request arrivals per second (beside or instead of ``concurrency``)."""
+    arrival: Literal["poisson", "gamma", "constant"] = "poisson"
+    """Arrival process of ``rates`` points."""
     requests_per_point: RequestCount = Field(default_factory=RequestCount)
     warmup: WarmupCount = Field(default_factory=WarmupCount)
     api: Literal["completions", "chat"] = "completions"
@@ -347,15 +352,23 @@ class Recipe(Strict):
     ceiling: CeilingSpec | None = None
     """The engine ceiling (engine's offline benchmark) measured with the sweep; see docs/ceiling.md."""
 
-    @field_validator("concurrency")
+    @field_validator("concurrency", "rates")
     @classmethod
-    def _positive_unique(cls, v: list[int]) -> list[int]:
+    def _positive_unique(cls, v: list, info: ValidationInfo) -> list:
         for c in v:
-            if c < 1:
+            if info.field_name == "concurrency" and c < 1:
                 raise ValueError(f"concurrency values must be >= 1, got {c}")
+            if c <= 0:
+                raise ValueError(f"{info.field_name} values must be > 0, got {c}")
         if len(set(v)) != len(v):
-            raise ValueError("concurrency values must be unique")
+            raise ValueError(f"{info.field_name} values must be unique")
         return v
+
+    @model_validator(mode="after")
+    def _some_load(self) -> "Recipe":
+        if not (self.concurrency or self.rates):
+            raise ValueError("concurrency: give concurrency values or rates")
+        return self
 
     @model_validator(mode="after")
     def _gpus_cover_layout(self) -> "Recipe":

@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from servemark.numfmt import fixed, plain
 from servemark.point import Point
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
@@ -70,10 +71,10 @@ def frontier_svg(points: list[Point], frontier_ids: set[str]) -> str:
             out.append(f'<polyline points="{path}" fill="none" stroke="{c}" stroke-width="2"/>')
         for p in gp:
             on = p.point_id in frontier_ids
-            tip = e(f"{key}\nconc {p.conc}, TP{p.tp}: {p.tput_per_gpu:.1f} tok/s/GPU at {p.median_intvty:.1f} tok/s/user")
+            tip = e(f"{key}\n{load_label(p, long=True)}, TP{p.tp}: {p.tput_per_gpu:.1f} tok/s/GPU at {p.median_intvty:.1f} tok/s/user")
             out.append(f'<circle cx="{sx(p.median_intvty):.1f}" cy="{sy(p.tput_per_gpu):.1f}" r="{5 if on else 3.5}" '
                        f'fill="{c if on else "white"}" stroke="{c}" stroke-width="1.5"><title>{tip}</title></circle>'
-                       f'<text x="{sx(p.median_intvty) + 7:.1f}" y="{sy(p.tput_per_gpu) - 6:.1f}" fill="{c}" font-size="10">c{p.conc}</text>')
+                       f'<text x="{sx(p.median_intvty) + 7:.1f}" y="{sy(p.tput_per_gpu) - 6:.1f}" fill="{c}" font-size="10">{e(load_label(p))}</text>')
         ly = MT + 14 + 18 * i
         out.append(f'<rect x="{W - MR + 12}" y="{ly - 9}" width="10" height="10" fill="{c}"/>'
                    f'<text x="{W - MR + 27}" y="{ly}" font-size="11">{e(key)}</text>')
@@ -81,16 +82,23 @@ def frontier_svg(points: list[Point], frontier_ids: set[str]) -> str:
     return "".join(out)
 
 
+def load_label(p: Point, long: bool = False) -> str:
+    """A point's load: ``c4`` / ``conc 4`` closed loop, ``r2/s`` / ``rate 2/s`` open loop."""
+    if p.request_rate is not None:
+        return f"rate {fixed(p.request_rate, 3)}/s" if long else f"r{fixed(p.request_rate, 3)}/s"
+    return f"conc {p.conc}" if long else f"c{p.conc}"
+
+
 def _cell(v: object, spec: str = "", scale: float = 1.0) -> str:
     if v is None or v == "":
         return "-"
     if isinstance(v, float):
-        return format(v * scale, spec or ".3g")
+        return plain(v * scale, spec or ".3g")
     return html.escape(str(v))
 
 
 COLUMNS = [
-    ("conc", "conc", "", 1.0), ("tput_per_gpu", "tok/s/GPU", ".1f", 1.0), ("output_tput_per_gpu", "out tok/s/GPU", ".1f", 1.0),
+    ("load", "conc / rate", "", 1.0), ("tput_per_gpu", "tok/s/GPU", ".1f", 1.0), ("output_tput_per_gpu", "out tok/s/GPU", ".1f", 1.0),
     ("median_intvty", "tok/s/user", ".1f", 1.0), ("median_ttft", "TTFT p50 (ms)", ".0f", 1e3),
     ("p99_ttft", "TTFT p99 (ms)", ".0f", 1e3), ("median_tpot", "TPOT p50 (ms)", ".1f", 1e3),
     ("median_itl", "ITL p50 (ms)", ".1f", 1e3), ("median_e2el", "E2EL p50 (s)", ".2f", 1.0),
@@ -125,8 +133,9 @@ def render(points: list[Point], frontier_ids: set[str], title: str, subtitle: st
     e = html.escape
     head = "".join(f"<th>{e(label)}</th>" for _, label, _, _ in COLUMNS) + "<th>series</th><th>frontier</th><th>flags</th>"
     rows = []
-    for p in sorted(points, key=lambda p: (series_key(p), p.conc)):
-        cells = "".join(f"<td>{_cell(getattr(p, k), spec, sc)}</td>" for k, _, spec, sc in COLUMNS)
+    for p in sorted(points, key=lambda p: (series_key(p), p.request_rate is not None, p.conc, p.request_rate or 0)):
+        cells = "".join(f"<td>{_cell(load_label(p, long=True) if k == 'load' else getattr(p, k), spec, sc)}</td>"
+                        for k, _, spec, sc in COLUMNS)
         rows.append(f"<tr>{cells}<td>{e(series_key(p))}</td><td>{'●' if p.point_id in frontier_ids else ''}</td>"
                     f"<td>{e(', '.join(p.flags))}</td></tr>")
     prov = sorted({(p.run_id, p.engine_version, p.git_sha, p.host, p.cpu, p.gpu_name) for p in points})
