@@ -47,7 +47,7 @@ def demo_engine(mem_fraction: float | None) -> Iterator[tuple[str, str, str]]:
     from servemark.engines import RenderContext, adapter_for
     from servemark.executors.local import LocalServer
     from servemark.recipe import load_recipe
-    from servemark.sweep.runtime import resolve_runtime
+    from servemark.executors.runtime import resolve_runtime
 
     recipe = load_recipe(Path(str(resources.files("servemark") / "data" / "recipes" / "demo-cpu.yaml")))
     import socket

@@ -26,11 +26,11 @@ from servemark.store import Store
 
 
 @pytest.fixture(scope="module")
-def snapshot(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Point]:
+def snapshot(inferencex_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Point]:
     """The 435-row snapshot (latest per config), imported into a real DuckDB file."""
     db = tmp_path_factory.mktemp("ix") / "snapshot.duckdb"
     with Store(db) as store:
-        import_inferencex(store, shared_dir / "data/inferencex/benchmarks.json")
+        import_inferencex(store, inferencex_dir / "benchmarks.json")
         return store.points()
 
 

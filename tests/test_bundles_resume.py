@@ -19,15 +19,15 @@ import pytest
 from conftest import free_port
 from servemark.bundles import BundleError, export_run, import_bundles
 from servemark.errors import ServemarkError
-from servemark.executors.slurm import batch_script, write_job
+from servemark.sweep.slurm_job import batch_script, write_job
 from servemark.models import demo
 from servemark.recipe import parse_recipe
 from servemark.recipe.expand import expand
 from servemark.recipe.schema import SlurmSpec
 from servemark.store import Store
-from servemark.sweep import runner
+from servemark.sweep import recipe_run as runner
 from servemark.sweep.identity import planned_ids, point_key
-from servemark.sweep.runner import SweepOptions, run_recipe
+from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
 
 def body(**over: Any) -> dict[str, Any]:

@@ -226,7 +226,7 @@ def test_ctrl_c_cancels_the_job_and_leaves_no_process(tmp_path: Path) -> None:
 
 @pytest.mark.engine
 def test_llama_cpp_cpu_sweep_as_a_slurm_job(tmp_path: Path) -> None:
-    from servemark.envs import llama_cpp
+    from servemark.engine_envs import llama_cpp
 
     try:
         llama_cpp.server_binary()

@@ -42,10 +42,10 @@ def test_calibrated_estimate_is_informative(ix_rows):
     assert np.all(np.isfinite(pred)) and np.all(intv > 0)
 
 
-def test_fractions_through_the_store(shared_dir, tmp_path):
+def test_fractions_through_the_store(inferencex_dir, tmp_path):
     db = tmp_path / "sol.duckdb"
     with Store(db) as st:
-        import_inferencex(st, shared_dir / "data/inferencex/benchmarks.json")
+        import_inferencex(st, inferencex_dir / "benchmarks.json")
         pcs = [from_point(p) for p in st.points()]
         fr = fractions(pcs)
         assert write_fractions(st, fr) == len(pcs)

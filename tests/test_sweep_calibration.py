@@ -15,8 +15,8 @@ from servemark.calibration.process import CalibrationServer
 from servemark.models import demo
 from servemark.recipe import parse_recipe
 from servemark.store import Store
-from servemark.sweep import runner
-from servemark.sweep.runner import SweepOptions, run_recipe
+from servemark.sweep import recipe_run as runner
+from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
 RECIPE = {
     "name": "calib",

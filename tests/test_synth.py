@@ -166,7 +166,7 @@ def test_cli_bad_config_is_one_line_error(tmp_path):
 
 
 def _llama_server() -> Path:
-    from servemark.envs import llama_cpp
+    from servemark.engine_envs import llama_cpp
 
     try:
         return llama_cpp.server_binary("cpu")

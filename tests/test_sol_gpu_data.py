@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from servemark.gpudata import data_root, datasets
+from servemark.sol.gpu_data import data_root, datasets
 from servemark.store import Store
 
 pytestmark = pytest.mark.skipif(not datasets(), reason="no data/gpu in this checkout")
@@ -39,7 +39,7 @@ def test_import_gives_every_point_energy_and_sol(tmp_path):
 
 def test_per_slot_kv_beats_the_unified_cache_at_high_concurrency():
     """What the two sweeps showed on the H200: a unified KV cache caps llama.cpp at ~1.8k tok/s/GPU."""
-    from servemark.gpudata import load_points
+    from servemark.sol.gpu_data import load_points
 
     unified = {p.conc: p for p in load_points(data_root() / "h200-llama31-8b-synth-llamacpp")}
     per_slot = {p.conc: p for p in load_points(data_root() / "h200-llama31-8b-synth-llamacpp-nokvu")}

@@ -17,7 +17,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from servemark.cli import app
 from servemark.engines import RenderContext, adapter_for
 from servemark.engines.base import Launch
 from servemark.errors import ServemarkError
@@ -26,6 +25,8 @@ from servemark.recipe.expand import recipe_hash
 from servemark.recipe.schema import Layout, Recipe
 
 out = Console()
+
+app = typer.Typer()
 WORKDIR_PLACEHOLDER = "<run-folder>"
 
 
@@ -44,7 +45,7 @@ def _model_path(recipe: Recipe) -> str:
 def _python(recipe: Recipe) -> str:
     if recipe.engine.name == "vllm" and recipe.engine.build == "cpu":
         try:
-            from servemark.envs import vllm_cpu
+            from servemark.engine_envs import vllm_cpu
 
             return str(vllm_cpu.python())
         except ServemarkError:
@@ -56,7 +57,7 @@ def _binary(recipe: Recipe) -> str | None:
     if recipe.engine.name != "llama-cpp":
         return None
     try:
-        from servemark.envs import llama_cpp
+        from servemark.engine_envs import llama_cpp
 
         return str(llama_cpp.server_binary(recipe.engine.build))
     except ServemarkError:
@@ -101,7 +102,7 @@ def build_plan(recipe: Recipe) -> dict[str, Any]:
             "hardware": recipe.hardware.name, "executor": recipe.executor.kind,
             "points": [p.to_dict() for p in expand(recipe)], "layouts": layouts}
     if recipe.executor.kind == "slurm":
-        from servemark.executors.slurm import job_plan
+        from servemark.sweep.slurm_job import job_plan
 
         plan["slurm"] = job_plan(recipe)
     return plan

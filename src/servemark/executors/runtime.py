@@ -30,7 +30,7 @@ def resolve_runtime(recipe: Recipe, start_engine: bool = True) -> Runtime:
     if not start_engine:
         pass
     elif eng.name == "vllm" and eng.build == "cpu":
-        from servemark.envs import vllm_cpu
+        from servemark.engine_envs import vllm_cpu
 
         rt.python = str(vllm_cpu.python())
         rt.engine_version = vllm_cpu.engine_version()
@@ -40,7 +40,7 @@ def resolve_runtime(recipe: Recipe, start_engine: bool = True) -> Runtime:
         rt.python = sys.executable
     elif eng.name == "llama-cpp":
         try:
-            from servemark.envs import llama_cpp
+            from servemark.engine_envs import llama_cpp
         except ImportError as exc:  # pragma: no cover - the engines stage ships it
             raise ServemarkError(f"the llama.cpp engine is not available in this servemark: {exc}") from None
         rt.binary = str(llama_cpp.server_binary())

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from servemark.envs import llama_cpp, vllm_cpu
+from servemark.engine_envs import llama_cpp, vllm_cpu
 
 Installer = Callable[..., Path]
 
