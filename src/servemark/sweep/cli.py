@@ -52,8 +52,9 @@ def _run(recipe: Recipe, db: Path | None, runs_dir: Path | None, workers: int, e
     from servemark.store import Store
 
     with Store(opts.db, read_only=True) as store:  # as stored: with the levels the store copied in
-        stored = store.points("run_id = ?", [res.run_id])
-    return stored or res.points, res.run_id
+        stored = {p.point_id: p for p in store.points("run_id = ?", [res.run_id])}
+    order = [p.point_id for p in res.points]  # the sweep's order, not the store's
+    return [stored.get(i, p) for i, p in zip(order, res.points)], res.run_id
 
 
 @app.command()
