@@ -167,6 +167,8 @@ def group_label(group: dict[str, Any]) -> str:
             continue
         if k == "spec_method" and v in ("none", "", None):
             continue
+        if k == "workload" and v in ("random", "", None):
+            continue
         bits.append(str(v))
     return " ".join(bits)
 
