@@ -55,6 +55,9 @@ class RenderContext:
     """Folder for the config files an engine reads (TensorRT-LLM's YAML); the run folder in a sweep."""
     nodes: list[str] = field(default_factory=lambda: ["127.0.0.1"])
     """Host names or addresses of the nodes, in order; a multi-node layout beyond them uses ``node<N>``."""
+    prefix_cache: bool = False
+    """The scenario's ``prefix_cache: on``: render the engine's prefix caching on (off is every
+    engine's rendering otherwise, as in InferenceX). An explicit flag in ``engine.args`` wins."""
 
 
 class EngineAdapter(Protocol):
