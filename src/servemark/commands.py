@@ -81,7 +81,8 @@ def _sweep(recipe_path: Path, db: Path | None, runs_dir: Path | None, workers: i
 
     recipe = load_recipe(recipe_path)
     opts = SweepOptions(db=_db(db), runs_dir=runs_dir or paths.default_runs_dir(),
-                        api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint)
+                        api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint,
+                        recipe_dir=Path(recipe_path).resolve().parent)
     res = run_recipe(recipe, opts, console)
     return res.points, res.run_id
 

@@ -79,7 +79,7 @@ def server_argv(ctx: RenderContext, module: str, host: str, port: int, group: Gr
         argv += ["--kv-cache-dtype", lay.kv_cache_dtype]
     argv += spec_args(lay)
     args: dict[str, ArgValue] = {**r.engine.args, **(extra or {})}
-    if "context-length" not in args:
+    if "context-length" not in args and max_model_len(r) is not None:
         args["context-length"] = max_model_len(r)
     if "enable-radix-cache" not in args and not ctx.prefix_cache:
         args.setdefault("disable-radix-cache", True)  # the radix cache is SGLang's default: on = no flag

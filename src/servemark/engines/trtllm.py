@@ -105,7 +105,8 @@ class TRTLLM:
         if lay.max_num_batched_tokens:
             argv += ["--max_num_tokens", str(lay.max_num_batched_tokens)]
         args = dict(r.engine.args)
-        args.setdefault("max_seq_len", max_model_len(r))
+        if max_model_len(r) is not None:
+            args.setdefault("max_seq_len", max_model_len(r))
         argv += ["--extra_llm_api_options", cfg_path]
         argv += render_args(flag_args(args))
         files = {cfg_path: dump_yaml(llm_api_options(lay, lay, args, ctx.prefix_cache))}

@@ -93,7 +93,7 @@ class VLLM:
         if spec:
             argv += ["--speculative-config", json.dumps(spec, sort_keys=True)]
         args = dict(r.engine.args)
-        if "max-model-len" not in args and "max_model_len" not in args:
+        if "max-model-len" not in args and "max_model_len" not in args and max_model_len(r) is not None:
             args["max-model-len"] = max_model_len(r)
         if "enable-prefix-caching" not in args and "no-enable-prefix-caching" not in args:
             args["enable-prefix-caching" if ctx.prefix_cache else "no-enable-prefix-caching"] = True

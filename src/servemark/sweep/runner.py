@@ -29,12 +29,18 @@ from servemark.recipe.schema import Recipe
 from servemark.store import Store
 from servemark.loadgen import LoadSpec, run_load
 from servemark.loadgen.records_io import write_records
+from servemark.loadgen.schedule import open_schedule
 from servemark.metrics import summarize
 from servemark.metrics.summarize import window
 from servemark.sweep.provenance import host_info
 from servemark.telemetry.energy import EnergyMeter, apply_to_point
 from servemark.sweep.runtime import Runtime, resolve_runtime
 from servemark.workload.random_tokens import RandomPromptBuilder, load_tokenizer
+from servemark.workload.build import build_workload
+from servemark.workload.trace import stable_key
+from servemark.metrics.workload import cache_from_counters, slo_verdict
+from servemark.telemetry import cache_counters
+from servemark.sweep.search import slo_search
 
 
 @dataclass
@@ -46,6 +52,8 @@ class SweepOptions:
     workers: int = 1
     endpoint: str | None = None
     """Measure a server that is already running at this base URL instead of starting the engine."""
+    recipe_dir: Path | None = None
+    """Folder of the recipe file: relative dataset and trace paths are taken from it."""
 
 
 @dataclass
@@ -87,9 +95,11 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         store.upsert_run(run_row)
     console.print(f"run [bold]{run_id}[/] -> {run_dir}")
     try:
-        for li, layout in enumerate(recipe.layouts):
-            todo = [p for p in planned if p.layout_index == li]
-            _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result.points)
+        next_index = [len(planned)]
+        for key in dict.fromkeys(p.engine_key for p in planned):
+            todo = [p for p in planned if p.engine_key == key]
+            _run_layout(recipe, key[0], todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result.points,
+                        next_index)
     except KeyboardInterrupt:
         result.status = "interrupted"
         raise
@@ -107,17 +117,22 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
 def _run_layout(
     recipe: Recipe, li: int, todo: list[PlannedPoint], adapter: Any, rt: Runtime, opts: SweepOptions,
     run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, out: list[Point],
+    next_index: list[int] | None = None,
 ) -> None:
-    """Measure one layout's points, appending each to ``out`` (and the store) as it completes."""
+    """Measure the points of one engine instance (a layout and prefix-cache setting), appending
+    each to ``out`` (and the store) as it completes; then any SLO search of its scenarios."""
     layout = layout_of(todo[0])
+    cache = todo[0].prefix_cache
     try:
         adapter.validate(recipe, layout)
     except ValueError as exc:
         raise ServemarkError(f"layouts.{li}: {exc}") from None
-    ctx = RenderContext(recipe=recipe, layout=layout, model_path=rt.model_path, python=rt.python, binary=rt.binary)
+    ctx = RenderContext(recipe=recipe, layout=layout, model_path=rt.model_path, python=rt.python, binary=rt.binary,
+                        prefix_cache=cache)
     launches = adapter.render(ctx)
-    (run_dir / f"launch-L{li}.json").write_text(json.dumps([lg.to_dict() for lg in launches], indent=2))
-    servers = [make_server(lg, run_dir / f"engine-L{li}-{lg.name}.log", recipe, rt.model_path, workdir=str(run_dir))
+    tag = f"L{li}-pc" if cache else f"L{li}"
+    (run_dir / f"launch-{tag}.json").write_text(json.dumps([lg.to_dict() for lg in launches], indent=2))
+    servers = [make_server(lg, run_dir / f"engine-{tag}-{lg.name}.log", recipe, rt.model_path, workdir=str(run_dir))
                for lg in launches]
     if opts.endpoint:
         launches = [_external(opts.endpoint, launches[-1])]
@@ -130,34 +145,72 @@ def _run_layout(
             _start(srv, recipe.engine.startup_timeout_s, console)
         front = launches[-1]
         base_url = opts.endpoint.rstrip("/") if opts.endpoint else front.base_url
-        meter.start()
-        for pp in todo:
+
+        def measure(pp: PlannedPoint, extra: dict[str, Any] | None = None) -> Point:
             if servers and not servers[-1].alive():
                 raise ServemarkError(f"the engine died during the sweep; log {servers[-1].log_path}:\n{log_tail(servers[-1].log_path)}")
-            sc = scenario_of(pp)
-            prompts = builder.build(pp.num_requests + pp.num_warmup, sc.isl, sc.osl, sc.random_range_ratio)
-            point_id = f"{run_id}-{pp.index:03d}"
-            spec = LoadSpec(
-                base_url=base_url, model=front.served_model, api=recipe.api, prompts=prompts,
-                concurrency=pp.conc, num_requests=pp.num_requests, num_warmup=pp.num_warmup, mode="closed",
-                api_key=opts.api_key, workers=opts.workers, point_id=point_id, seed=recipe.seed,
-            )
-            started = _now()
-            load = _measure(spec, pp, console)
-            write_records(load.records, run_dir / "records" / f"{point_id}.parquet")
-            fields = summarize(load.records, gpu_count=_gpu_count(recipe, layout), client=load.client,
-                               **_disagg_gpus(layout))
-            point = _make_point(recipe, pp, layout, launches, rt, run_id, point_id, rhash, host, started, fields)
-            _add_energy(point, meter, window([r for r in load.records if not r.warmup]))
-            with Store(opts.db) as store:
-                store.add_point(point)
+            point = _run_point(recipe, pp, layout, launches, rt, builder, base_url, opts, run_id, run_dir, rhash,
+                               host, meter, console, extra or {})
             out.append(point)
-            console.print(_point_line(point))
+            return point
+
+        meter.start()
+        for pp in todo:
+            measure(pp)
+        if recipe.slo_search is not None:
+            for sc in dict.fromkeys(json.dumps(p.scenario, sort_keys=True) for p in todo):
+                first = next(p for p in todo if json.dumps(p.scenario, sort_keys=True) == sc)
+                slo_search(recipe, scenario_of(first), li, measure, next_index or [len(out)], console)
         _run_evals(recipe, base_url, front.served_model, opts, run_id, out[done_before:], console)
     finally:
         meter.stop()
         for srv in reversed(servers):
             srv.stop()
+
+
+def _run_point(recipe: Recipe, pp: PlannedPoint, layout: Any, launches: list[Any], rt: Runtime,
+               builder: RandomPromptBuilder, base_url: str, opts: SweepOptions, run_id: str, run_dir: Path,
+               rhash: str, host: dict[str, Any], meter: EnergyMeter, console: Console,
+               extra: dict[str, Any]) -> Point:
+    """Build the point's requests, run the load, write records, summarise and store the point."""
+    sc = scenario_of(pp)
+    point_id = f"{run_id}-{pp.index:03d}"
+    # prefix caching on: a salt per point, so no point's text is a prefix another point cached
+    salt = stable_key(recipe.seed, run_id, pp.index) if pp.prefix_cache else recipe.seed
+    wl = build_workload(sc, builder, pp.num_requests, pp.num_warmup, recipe.seed, salt, recipe.api, opts.recipe_dir)
+    mode = "sessions" if wl.sessions is not None else ("open" if wl.offsets is not None or pp.rate else "closed")
+    if wl.sessions is not None and pp.rate:  # sessions arrive at the rate (open loop over sessions)
+        starts = open_schedule(len(wl.sessions), pp.rate, recipe.arrival, recipe.burstiness, recipe.seed)
+        for s, t in zip(wl.sessions, starts):
+            s.start_s = t
+    spec = LoadSpec(
+        base_url=base_url, model=launches[-1].served_model, api=recipe.api, prompts=wl.prompts,
+        concurrency=pp.conc, num_requests=wl.num_requests, num_warmup=pp.num_warmup, mode=mode,
+        request_rate=pp.rate, arrival=recipe.arrival, burstiness=recipe.burstiness, offsets=wl.offsets,
+        sessions=wl.sessions, api_key=opts.api_key, workers=opts.workers, point_id=point_id, seed=recipe.seed,
+    )
+    started = _now()
+    counters = cache_counters.sample(base_url, launches[-1].metrics_path)
+    load = _measure(spec, pp, console)
+    write_records(load.records, run_dir / "records" / f"{point_id}.parquet")
+    fields = summarize(load.records, gpu_count=_gpu_count(recipe, layout), client=load.client, **_disagg_gpus(layout))
+    if "cache_source" not in fields and counters:
+        fields.update(cache_from_counters(counters, cache_counters.sample(base_url, launches[-1].metrics_path),
+                                          fields["total_input_tokens"]))
+    if recipe.slo is not None:
+        meas = [r for r in load.records if not r.warmup]
+        fields.update({k: v for k, v in slo_verdict([r for r in meas if r.ok], len(meas), fields["duration"],
+                                                    recipe.slo.bounds_s(), recipe.slo.percentile,
+                                                    recipe.slo.min_good_fraction).items() if k != "slo_values_s"})
+    point = _make_point(recipe, pp, layout, launches, rt, run_id, point_id, rhash, host, started, fields)
+    if sc.workload.kind != "random":
+        point.isl, point.osl = wl.nominal_lengths()
+    point.extra.update(extra)
+    _add_energy(point, meter, window([r for r in load.records if not r.warmup]))
+    with Store(opts.db) as store:
+        store.add_point(point)
+    console.print(_point_line(point))
+    return point
 
 
 def _external(url: str, like: Any) -> Any:
@@ -229,8 +282,12 @@ def _make_point(
         if layout.disaggregated else "",
         **_disagg_gpus(layout),
         precision=recipe.precision, tp=layout.tp, ep=layout.ep, dp_attention=layout.dp_attention, pp=layout.pp,
-        spec_method=layout.spec_method, isl=sc["isl"], osl=sc["osl"], random_range_ratio=sc["random_range_ratio"],
-        conc=pp.conc, scenario=sc.get("name") or f"{sc['isl']}/{sc['osl']}",
+        spec_method=layout.spec_method, isl=sc["isl"] or 0, osl=sc["osl"] or 0,
+        random_range_ratio=sc["random_range_ratio"], conc=pp.conc, request_rate=pp.rate,
+        scenario=scenario_of(pp).label, workload=pp.workload, workload_kind=sc["workload"]["kind"],
+        workload_params=json.dumps(sc["workload"], sort_keys=True) if sc["workload"]["kind"] != "random" else "",
+        prefix_cache=pp.prefix_cache,
+        slo=json.dumps(recipe.slo.model_dump(mode="json"), sort_keys=True) if recipe.slo else "",
         tokenizer=rt.tokenizer_path, seed=recipe.seed, recipe=json.dumps(recipe.model_dump(mode="json")),
         **{k: host[k] for k in ("servemark_version", "git_sha", "host", "cpu")},
     )
@@ -267,7 +324,10 @@ def _point_line(p: Point) -> str:
         return "-" if v is None else format(v, spec)
 
     flags = f" [yellow]{','.join(p.flags)}[/]" if p.flags else ""
+    load = f"rate {p.request_rate:g}/s" if p.request_rate is not None else (f"conc {p.conc:>4}" if p.conc else "trace")
+    cache = f", cached {p.cached_tokens} tok" if p.cached_tokens is not None else ""
+    slo = "" if p.slo_met is None else (", [green]SLO met[/]" if p.slo_met else ", [red]SLO missed[/]")
     return (
-        f"[green]✓[/] conc {p.conc:>4}: {f(p.tput_per_gpu, '.1f')} tok/s/GPU, {f(p.median_intvty, '.1f')} tok/s/user, "
-        f"TTFT p50 {f(p.median_ttft and p.median_ttft * 1e3, '.0f')} ms, {p.completed}/{p.num_requests} ok{flags}"
+        f"[green]✓[/] {load}: {f(p.tput_per_gpu, '.1f')} tok/s/GPU, {f(p.median_intvty, '.1f')} tok/s/user, "
+        f"TTFT p50 {f(p.median_ttft and p.median_ttft * 1e3, '.0f')} ms, {p.completed}/{p.num_requests} ok{cache}{slo}{flags}"
     )
