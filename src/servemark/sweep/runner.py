@@ -24,7 +24,7 @@ from servemark.evals import run_recipe_evals
 from servemark.executors import make_server
 from servemark.executors.local import LocalServer, log_tail
 from servemark.point import Point
-from servemark.recipe.expand import PlannedPoint, expand, layout_of, recipe_hash, scenario_of
+from servemark.recipe.expand import PlannedPoint, expand, recipe_hash, scenario_of
 from servemark.recipe.schema import Recipe
 from servemark.store import Store
 from servemark.loadgen import LoadSpec, run_load
@@ -96,10 +96,10 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     console.print(f"run [bold]{run_id}[/] -> {run_dir}")
     try:
         next_index = [len(planned)]
-        for key in dict.fromkeys(p.engine_key for p in planned):
+        for key in engine_keys(recipe):
             todo = [p for p in planned if p.engine_key == key]
             _run_layout(recipe, key[0], todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result.points,
-                        next_index)
+                        next_index, cache=key[1])
     except KeyboardInterrupt:
         result.status = "interrupted"
         raise
@@ -114,15 +114,20 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     return result
 
 
+def engine_keys(recipe: Recipe) -> list[tuple[int, bool]]:
+    """(layout index, prefix cache) of each engine instance the recipe needs, in run order."""
+    caches = [c for c in (False, True) if any((sc.prefix_cache == "on") == c for sc in recipe.scenarios)]
+    return [(li, c) for li in range(len(recipe.layouts)) for c in caches]
+
+
 def _run_layout(
     recipe: Recipe, li: int, todo: list[PlannedPoint], adapter: Any, rt: Runtime, opts: SweepOptions,
     run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, out: list[Point],
-    next_index: list[int] | None = None,
+    next_index: list[int] | None = None, cache: bool = False,
 ) -> None:
     """Measure the points of one engine instance (a layout and prefix-cache setting), appending
     each to ``out`` (and the store) as it completes; then any SLO search of its scenarios."""
-    layout = layout_of(todo[0])
-    cache = todo[0].prefix_cache
+    layout = recipe.layouts[li]
     try:
         adapter.validate(recipe, layout)
     except ValueError as exc:
@@ -158,9 +163,9 @@ def _run_layout(
         for pp in todo:
             measure(pp)
         if recipe.slo_search is not None:
-            for sc in dict.fromkeys(json.dumps(p.scenario, sort_keys=True) for p in todo):
-                first = next(p for p in todo if json.dumps(p.scenario, sort_keys=True) == sc)
-                slo_search(recipe, scenario_of(first), li, measure, next_index or [len(out)], console)
+            for sc in recipe.scenarios:
+                if (sc.prefix_cache == "on") == cache and sc.workload.kind != "trace":
+                    slo_search(recipe, sc, li, measure, next_index or [len(out)], console)
         _run_evals(recipe, base_url, front.served_model, opts, run_id, out[done_before:], console)
     finally:
         meter.stop()
