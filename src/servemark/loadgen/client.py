@@ -292,7 +292,7 @@ class LoopClient:
 
     async def _sessions(self, ph: Phase, records: list, lags: list, on_done) -> None:
         self.first_id = ph.first_id
-        ids = itertools.count(1_000_000 * (ph.user_offset + 1))  # sub-agent session numbers
+        ids = itertools.count(1_000_000 * (ph.user_offset + 1))  # sub-agent session numbers, apart per worker
         timed = all(s.start_s is not None for _, s in ph.sessions)
         if timed:
             sem = asyncio.Semaphore(ph.concurrency) if ph.concurrency > 0 else None

@@ -49,7 +49,7 @@ def plan_phases(spec: LoadSpec, workers: int) -> list[list[Phase]]:
     if spec.mode == "sessions":
         assert spec.sessions
         out.append([Phase("sessions", False, first, spec.num_requests, shares[w] if spec.concurrency > 0 else 0,
-                          sessions=[(i, s) for i, s in enumerate(spec.sessions) if i % workers == w])
+                          sessions=[(i, s) for i, s in enumerate(spec.sessions) if i % workers == w], user_offset=w)
                     for w in range(workers)])
     elif spec.mode == "closed":
         starts = list(itertools.accumulate([0] + shares[:-1]))
