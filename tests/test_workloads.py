@@ -179,3 +179,21 @@ def test_agentic_sessions_share_context_and_fan_out(tmp_path: Path, builder: Ran
         bad = write(tmp_path / "a2.jsonl", [{"timestamp": 0, "turns": [{"output_tokens": 2}]}])
         build_workload(recipe({"workload": {"kind": "trace", "format": "agentic", "path": str(bad)}}).scenarios[0],
                        builder, 0, 0, 0, 0)
+
+
+def test_prometheus_cache_counter_parse() -> None:
+    """vLLM's exposition (one series per engine index; _created lines ignored) -> summed hits."""
+    from servemark.metrics.workload import cache_from_counters
+    from servemark.telemetry.cache_counters import parse_counters
+
+    text = """# HELP vllm:prefix_cache_hits_total Prefix cache hits, in terms of number of cached tokens.
+# TYPE vllm:prefix_cache_hits_total counter
+vllm:prefix_cache_hits_total{engine="0",model_name="m"} 1536.0
+vllm:prefix_cache_hits_total{engine="1",model_name="m"} 512.0
+vllm:prefix_cache_hits_created{engine="0",model_name="m"} 1.7e+09
+vllm:prefix_cache_queries_total{engine="0",model_name="m"} 4096.0
+"""
+    before, after = parse_counters(text.replace("1536.0", "0.0").replace("512.0", "0.0")), parse_counters(text)
+    assert after == {"hits": 2048.0} and parse_counters("other_metric 1\n") == {}
+    assert cache_from_counters(before, after, 4096) == {"cached_tokens": 2048, "cache_hit_rate": 0.5,
+                                                        "cache_source": "prometheus"}

@@ -59,7 +59,15 @@ def _sql_type(type_str: str) -> str:
     return "VARCHAR"
 
 
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
 POINT_COLUMNS: dict[str, str] = {f.name: _sql_type(f.type) for f in fields(Point)}
+POINT_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Point)
+                                  if isinstance(f.default, (str, bool, int, float)) and f.default is not None}
+"""Scalar defaults of Point fields: a column added to an existing store is filled with them, so
+old rows read as they would have been written (``workload`` = ``random``), not as NULL."""
 
 
 class Store:
@@ -91,16 +99,19 @@ class Store:
         self._ensure_table("runs", RUN_COLUMNS)
         cols = dict(POINT_COLUMNS)
         cols["point_id"] = "VARCHAR PRIMARY KEY"
-        self._ensure_table("points", cols)
+        self._ensure_table("points", cols, POINT_DEFAULTS)
 
-    def _ensure_table(self, name: str, columns: dict[str, str]) -> None:
-        """Create ``name`` or add the columns it lacks; never drops or retypes data."""
+    def _ensure_table(self, name: str, columns: dict[str, str], defaults: dict[str, Any] | None = None) -> None:
+        """Create ``name`` or add the columns it lacks (existing rows get ``defaults``); never
+        drops or retypes data."""
         body = ", ".join(f'"{c}" {t}' for c, t in columns.items())
         self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({body})")
         have = {r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()}
         for c, t in columns.items():
             if c not in have:
-                self.con.execute(f'ALTER TABLE {name} ADD COLUMN "{c}" {t.replace(" PRIMARY KEY", "")}')
+                d = (defaults or {}).get(c)
+                default = "" if d is None else f" DEFAULT {json.dumps(d) if not isinstance(d, str) else _sql_str(d)}"
+                self.con.execute(f'ALTER TABLE {name} ADD COLUMN "{c}" {t.replace(" PRIMARY KEY", "")}{default}')
 
     def ensure_table(self, name: str, columns: dict[str, str]) -> None:
         """For other stages (SOL, evals) that keep their own tables in the same file."""
