@@ -61,13 +61,6 @@ def test_multi_turn_with_prefix_cache_hits_and_is_faster_later(cache_on) -> None
     assert turns["2"]["median_ttft"] < ctrl["median_ttft"], (turns, ctrl)
 
 
-def test_multi_turn_without_prefix_cache_reports_zero(vllm_server, demo_recipe_path: Path,
-                                                      tmp_path: Path) -> None:
-    (p,), _ = run(demo_recipe_path, vllm_server.base_url, tmp_path, [sessions("off", 4, 3)])
-    assert p.failed == 0 and p.num_requests == 12 and not p.prefix_cache
-    assert p.cache_source in ("usage", "prometheus") and p.cached_tokens == 0
-
-
 def test_mooncake_trace_exact_lengths_and_shared_prefixes_hit(vllm_prefix_server, demo_recipe_path: Path,
                                                               tmp_path: Path) -> None:
     """50 requests, 250 ms apart, of 5 'conversations': each request starts with its
@@ -89,3 +82,10 @@ def test_mooncake_trace_exact_lengths_and_shared_prefixes_hit(vllm_prefix_server
     hits = [r for r in shared if (r.cached_tokens or 0) >= 384]  # the shared 512 tokens, in whole KV blocks
     assert len(hits) >= 0.9 * len(shared), [r.cached_tokens for r in shared]
     assert p.cached_tokens == sum(r.cached_tokens for r in rs) and p.cache_hit_rate > 0
+
+
+def test_multi_turn_without_prefix_cache_reports_zero(vllm_server, demo_recipe_path: Path,
+                                                      tmp_path: Path) -> None:
+    (p,), _ = run(demo_recipe_path, vllm_server.base_url, tmp_path, [sessions("off", 4, 3)])
+    assert p.failed == 0 and p.num_requests == 12 and not p.prefix_cache
+    assert p.cache_source in ("usage", "prometheus") and p.cached_tokens == 0
