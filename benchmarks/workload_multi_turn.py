@@ -61,9 +61,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=250)
     ap.add_argument("--turns", type=int, default=4)
-    ap.add_argument("--first-tokens", type=int, default=96, help="user tokens of the first turn")
-    ap.add_argument("--user-tokens", type=int, default=16, help="user tokens of each later turn")
-    ap.add_argument("--reply-tokens", type=int, default=8)
+    ap.add_argument("--first-tokens", type=int, default=32, help="user tokens of the first turn")
+    ap.add_argument("--user-tokens", type=int, default=8, help="user tokens of each later turn")
+    ap.add_argument("--reply-tokens", type=int, default=4)
     ap.add_argument("--concurrency", type=int, default=4, help="sessions in flight")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
