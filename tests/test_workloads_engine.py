@@ -64,13 +64,12 @@ def test_multi_turn_with_prefix_cache_hits_and_is_faster_later(cache_on) -> None
 def test_mooncake_trace_exact_lengths_and_shared_prefixes_hit(vllm_prefix_server, demo_recipe_path: Path,
                                                               tmp_path: Path) -> None:
     """50 requests, 250 ms apart, of 5 'conversations': each request starts with its
-    conversation's block (512 tokens) and goes on with blocks of its own (2-3 blocks in all)."""
+    conversation's block (512 tokens) and goes on with 100-400 tokens of a block of its own."""
     rows = []
     for i in range(50):
-        conv, blocks = i % 5, 2 + (i // 5) % 2
-        ids = [1000 * conv] + [10_000 + 10 * i + b for b in range(blocks - 1)]
-        rows.append({"timestamp": 250 * i, "input_length": 512 * (blocks - 1) + 100 + 7 * i % 300,
-                     "output_length": 4, "hash_ids": ids})
+        conv = i % 5
+        rows.append({"timestamp": 250 * i, "input_length": 512 + 100 + 7 * i % 300, "output_length": 4,
+                     "hash_ids": [1000 * conv, 10_000 + i]})
     (tmp_path / "trace.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     (p,), recs = run(demo_recipe_path, vllm_prefix_server.base_url, tmp_path,
                      [{"prefix_cache": "on", "workload": {"kind": "trace", "path": "trace.jsonl"}}])
