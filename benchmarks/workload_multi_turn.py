@@ -40,6 +40,8 @@ def measure(cache: bool, a: argparse.Namespace, tmp: Path) -> dict:
     scenario = {"prefix_cache": "on" if cache else "off",
                 "workload": {"kind": "multi_turn", "sessions": a.sessions, "turns": a.turns,
                              "user_tokens": [a.first_tokens, a.user_tokens], "assistant_tokens": a.reply_tokens}}
+    if not a.compiled:  # torch.compile takes minutes per start on a busy 2-core machine; off and on alike
+        recipe.engine.args["enforce-eager"] = True
     recipe = recipe.model_validate({**recipe.model_dump(mode="json"), "scenarios": [scenario],
                                     "concurrency": [a.concurrency], "warmup": {"per_conc": 1, "min": 4}})
     rt = resolve_runtime(recipe)
@@ -65,12 +67,13 @@ def main() -> None:
     ap.add_argument("--user-tokens", type=int, default=8, help="user tokens of each later turn")
     ap.add_argument("--reply-tokens", type=int, default=4)
     ap.add_argument("--concurrency", type=int, default=4, help="sessions in flight")
+    ap.add_argument("--compiled", action="store_true", help="let vLLM compile (default: --enforce-eager, faster start)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         off = measure(False, a, Path(d))
         on = measure(True, a, Path(d))
     n = off["point"].num_requests
-    print(f"multi-turn on vLLM CPU (demo model): {a.sessions} sessions x {a.turns} turns = {n} requests per "
+    print(f"multi-turn on vLLM CPU (demo model{'' if a.compiled else ', eager'}): {a.sessions} sessions x {a.turns} turns = {n} requests per "
           f"setting, {a.concurrency} sessions in flight; first turn {a.first_tokens} tokens, later turns "
           f"+{a.user_tokens}, replies {a.reply_tokens}")
     print(f"{'turn':>4} {'prompt tok':>10} {'TTFT off ms':>12} {'TTFT on ms':>11} {'cached/req':>10} {'off/on':>7}")
