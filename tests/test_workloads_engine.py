@@ -78,8 +78,18 @@ def test_mooncake_trace_exact_lengths_and_shared_prefixes_hit(vllm_prefix_server
     assert [r.prompt_tokens for r in rs] == [row["input_length"] for row in rows]  # exactly the trace's
     fresh, shared = rs[:5], rs[5:]
     assert all(r.cached_tokens == 0 for r in fresh)  # salted: nothing else starts like them
-    hits = [r for r in shared if (r.cached_tokens or 0) >= 384]  # the shared 512 tokens, in whole KV blocks
-    assert len(hits) >= 0.9 * len(shared), [r.cached_tokens for r in shared]
+    # a request sent after an earlier request of its conversation had its first token (its prompt,
+    # shared block included, was in the cache by then) must hit; requests the server took in the
+    # same batch as their conversation's first may not (a slow CPU falls behind the trace)
+    done_first = {}
+    due = []
+    for i, r in enumerate(rs):
+        conv = i % 5
+        if conv in done_first and done_first[conv] < r.sent_at:
+            due.append(r)
+        done_first[conv] = min(done_first.get(conv, float("inf")), r.first_token_at)
+    assert due and all((r.cached_tokens or 0) >= 384 for r in due), [(r.request_id, r.cached_tokens) for r in due]
+    assert sum(1 for r in shared if (r.cached_tokens or 0) >= 384) >= len(due)
     assert p.cached_tokens == sum(r.cached_tokens for r in rs) and p.cache_hit_rate > 0
 
 
