@@ -42,6 +42,10 @@ def test_missing_columns_are_added(tmp_path: Path) -> None:
         cols = {r["column_name"] for r in s.query("DESCRIBE points")}
         assert set(POINT_FIELDS) <= cols
         assert s.points()[0].conc == 3
+        # old rows read as they would have been written: workload = random (groups with new random
+        # points), not NULL; a field without a scalar default stays NULL
+        (row,) = s.query("SELECT workload, prefix_cache, cached_tokens FROM points")
+    assert row == {"workload": "random", "prefix_cache": False, "cached_tokens": None}
 
 
 def test_read_only_missing_store_is_a_clear_error(tmp_path: Path) -> None:
@@ -52,20 +56,3 @@ def test_read_only_missing_store_is_a_clear_error(tmp_path: Path) -> None:
 def test_point_without_id_refused(tmp_path: Path) -> None:
     with Store(tmp_path / "s.duckdb") as s, pytest.raises(ValueError):
         s.add_point(Point())
-
-
-def test_a_column_added_later_reads_its_default_on_old_rows(tmp_path) -> None:
-    """A store from before a field existed: old rows get the field's default (workload = random),
-    so they group with new random-workload points instead of as NULL."""
-    import duckdb
-
-    from servemark.store import Store
-
-    db = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(db))
-    con.execute('CREATE TABLE points ("point_id" VARCHAR PRIMARY KEY, "model" VARCHAR)')
-    con.execute("INSERT INTO points VALUES ('p1', 'm')")
-    con.close()
-    with Store(db) as s:
-        (row,) = s.query("SELECT workload, prefix_cache, cached_tokens FROM points")
-    assert row == {"workload": "random", "prefix_cache": False, "cached_tokens": None}
