@@ -20,7 +20,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from servemark.analysis.columnar import upsert_table
 from servemark.analysis.prices import load_prices
 from servemark.analysis.scale import cost_rows, frontier_set
 from servemark.store import Store
@@ -86,7 +85,7 @@ def main() -> None:
         table = synthesise(args.points, args.groups)
         t_syn = clock.lap()
         with Store(db) as store:
-            upsert_table(store, table)
+            store.upsert_table(table)
             t_ing = clock.lap()
             fs = frontier_set(store)
             t_fr = clock.lap()

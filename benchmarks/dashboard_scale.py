@@ -8,7 +8,7 @@ Targets (issue 6): build < 10 s and interactive < 1 s for 100,000 points.
 
 The points are synthetic (plausible throughput/latency curves over 4 models x 3 sequences x
 9 GPUs x 6 engines x 2 precisions x layouts x concurrencies x dates) and written column-at-a-time
-with servemark.analysis.columnar, so the write itself is not what is timed.
+with the store's Arrow upsert, so the write itself is not what is timed.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from servemark.analysis.columnar import point_rows_table, upsert_table
+from servemark.store import point_rows_table
 from servemark.point import Point
 from servemark.report.dashboard.build import build_site
 from servemark.store import Store
@@ -136,7 +136,7 @@ def main() -> None:
         t0 = time.perf_counter()
         pts = synthetic_points(args.points)
         with Store(db) as st:
-            upsert_table(st, point_rows_table(pts))
+            st.upsert_table(point_rows_table(pts))
         print(f"points: {len(pts)} (generated and stored in {time.perf_counter() - t0:.1f} s, not counted)")
     else:
         print(f"points: {have} (reusing {db})")

@@ -29,9 +29,9 @@ sys.path.insert(0, str(REPO / "src"))
 from servemark.sol.calibrate import abs_log_errors, fit, leave_one_gpu_out, save_fitted  # noqa: E402
 from servemark.sol.frontier import curves, pareto, FrontierPoint  # noqa: E402
 from servemark.sol.hardware import load_catalogue  # noqa: E402
-from servemark.sol.layout import DEFAULT_CALIBRATED, Layout  # noqa: E402
+from servemark.sol.layout import DEFAULT_CALIBRATED, CandidateLayout  # noqa: E402
 from servemark.sol.measured import fractions, load_inferencex_rows  # noqa: E402
-from servemark.sol.model_spec import load_model_spec  # noqa: E402
+from servemark.modelspec.architecture import load_architecture  # noqa: E402
 
 
 def pct(x: float) -> str:
@@ -96,9 +96,9 @@ def main() -> int:
               f"target median <= 20%: {'MET' if math.exp(a['median_abs_log_err']) - 1 <= 0.20 else 'NOT MET'}")
 
     # 4. speed -------------------------------------------------------------------------------
-    spec = load_model_spec("deepseek-r1")
+    spec = load_architecture("deepseek-r1")
     hw = load_catalogue()["gb200"]
-    lays = [Layout(n_gpu=n, tp=tp, ep=ep, dp_attention=dpa, disagg=dis, mtp_k=k)
+    lays = [CandidateLayout(n_gpu=n, tp=tp, ep=ep, dp_attention=dpa, disagg=dis, mtp_k=k)
             for n in (4, 8, 16, 24, 32, 48, 64, 72) for tp in (1, n) for ep in (1, n) for dpa in (False, True)
             for dis in (False, True) for k in (0, 1, 2, 3)]
     for mode in ("strict", "calibrated"):

@@ -24,8 +24,8 @@ from rich.console import Console
 from servemark.engines import RenderContext, adapter_for
 from servemark.executors.local import LocalServer
 from servemark.recipe import load_recipe
-from servemark.sweep.runner import SweepOptions, run_recipe
-from servemark.sweep.runtime import resolve_runtime
+from servemark.sweep.recipe_run import SweepOptions, run_recipe
+from servemark.executors.runtime import resolve_runtime
 
 
 def free_port() -> int:

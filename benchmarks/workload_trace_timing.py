@@ -23,7 +23,7 @@ from servemark.calibration.plan import CalibrationPlan
 from servemark.calibration.process import CalibrationServer
 from servemark.loadgen.records_io import read_records
 from servemark.recipe import parse_recipe
-from servemark.sweep.runner import SweepOptions, run_recipe
+from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
 
 def main() -> None:

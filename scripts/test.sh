@@ -24,6 +24,18 @@ if .venv/bin/servemark engine list | grep -q "installer llama-cpp"; then
   .venv/bin/servemark engine install llama-cpp
 fi
 
+# A real two-node Slurm cluster on this machine for the fleet tests (tests/test_slurm*.py); stopped
+# on every exit path. Without root it prints a note and the Slurm tests skip.
+bash scripts/slurm_cluster.sh start
+trap 'bash scripts/slurm_cluster.sh stop' EXIT
+eval "$(bash scripts/slurm_cluster.sh env)"
+# Peer clients for the conformance tests (vllm-bench comes with the vLLM CPU env above). Opt-in:
+# each install takes many minutes (14-18 min measured on a busy 2-core machine), so CI skips
+# those tests; SERVEMARK_TEST_PEERS=1 installs them (cached after the first run).
+if [ -n "${SERVEMARK_TEST_PEERS:-}" ]; then
+  for peer in aiperf guidellm inference-perf; do .venv/bin/servemark peer install "$peer"; done
+fi
+
 set +e
 .venv/bin/python -m pytest -ra "$@"
 code=$?

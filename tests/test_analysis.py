@@ -26,11 +26,11 @@ from servemark.store import Store
 
 
 @pytest.fixture(scope="module")
-def snapshot(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Point]:
+def snapshot(inferencex_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Point]:
     """The 435-row snapshot (latest per config), imported into a real DuckDB file."""
     db = tmp_path_factory.mktemp("ix") / "snapshot.duckdb"
     with Store(db) as store:
-        import_inferencex(store, shared_dir / "data/inferencex/benchmarks.json")
+        import_inferencex(store, inferencex_dir / "benchmarks.json")
         return store.points()
 
 
@@ -297,7 +297,6 @@ def test_layout_labels() -> None:
 def test_failed_points_never_define_a_frontier(snapshot: list[Point], tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from servemark.analysis.columnar import upsert_points
     from servemark.analysis.scale import frontier_set
 
     f = _front(snapshot, "mi300x", "sglang", "fp8", 8192, 1024)
@@ -310,6 +309,6 @@ def test_failed_points_never_define_a_frontier(snapshot: list[Point], tmp_path: 
     (keep,) = frontiers(flagged, exclude_flags=())
     assert top.point_id in {p.point_id for p in keep.points}
     with Store(tmp_path / "f.duckdb") as store:
-        upsert_points(store, flagged)
+        store.add_points(flagged)
         (h,) = frontier_set(store).groups
     assert h.point_id == [p.point_id for p in g.points]

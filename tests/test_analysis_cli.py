@@ -12,12 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from servemark.analysis.history import history
-from servemark.cli import _attach, app
+from servemark.cli import app
 from servemark.importers.inferencex import import_inferencex
 from servemark.point import Point
 from servemark.store import Store
 
-_attach()
 runner = CliRunner()
 
 

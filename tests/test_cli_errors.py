@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from servemark.envs import vllm_cpu
+from servemark.engine_envs import vllm_cpu
 from servemark.models import demo
 
 RECIPE = {
@@ -25,7 +25,7 @@ RECIPE = {
 
 
 def servemark(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env_args = ["--db", str(tmp_path / "s.duckdb")] if args and args[0] == "run" else []
+    env_args = ["--db", str(tmp_path / "s.duckdb"), "--runs-dir", str(tmp_path / "runs")] if args and args[0] == "run" else []
     return subprocess.run([sys.executable, "-m", "servemark", *args, *env_args], capture_output=True, text=True,
                           timeout=600, cwd=tmp_path)
 
@@ -107,8 +107,17 @@ def test_engine_dies_at_start(tmp_path: Path) -> None:
     res = servemark(tmp_path, "run", str(p))
     assert_clean_error(res, "exited with code")
     assert "last lines" in res.stderr
-    runs = list((tmp_path / "runs").glob("*")) if (tmp_path / "runs").exists() else []
-    assert runs == [] or all(r.is_dir() for r in runs)
+    # the failed start is on record: one run folder with the recipe, the launch and the engine's log,
+    # and the run row marked failed with no points
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert (run_dir / "recipe.json").is_file() and (run_dir / "launch-L0.json").is_file()
+    assert list(run_dir.glob("engine-L0-*.log"))
+    from servemark.store import Store
+
+    with Store(tmp_path / "s.duckdb", read_only=True) as store:
+        (row,) = store.query("SELECT run_id, status FROM runs")
+        assert row["run_id"] == run_dir.name and row["status"] == "failed"
+        assert store.points("run_id = ?", [run_dir.name]) == []
 
 
 @pytest.mark.engine

@@ -244,3 +244,34 @@ def test_speed_of_light_overlay_and_fractions(browser, tmp_path: Path) -> None:
     assert d["points"] == 10 and all(s.startswith("h100") for s in d["series"])  # cpu points have no fraction
     page.close()
     assert errors == []
+
+
+def test_the_module_sources_load_as_es_modules(browser) -> None:
+    """static/app/*.js are real ES modules (the build bundles them; Chromium must accept them unbundled too)."""
+    import threading
+
+    from servemark.report.dashboard.build import _static_root
+    from servemark.report.dashboard.serve import make_server
+
+    server = make_server(_static_root(), port=0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        errors: list[str] = []
+        page = browser.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base + "app.css")
+        page.add_script_tag(url=base + "calc.js")
+        exported = page.evaluate("""async () => {
+            const out = {};
+            for (const m of ['data', 'state', 'view', 'main']) out[m] = Object.keys(await import('/app/' + m + '.js')).sort();
+            out.boot = typeof window.servemarkData;
+            return out; }""")
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert errors == []
+    assert exported["boot"] == "function", "main.js registers the payload callback"
+    assert {"decode", "yMetrics"} <= set(exported["data"]) and {"S", "readHash"} <= set(exported["state"])
+    assert {"renderPareto", "exportCsv"} <= set(exported["view"])

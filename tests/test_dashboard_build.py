@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -14,6 +15,7 @@ import pytest
 from dashboard_support import XSS_ENGINE, XSS_MODEL, demo_points, make_store
 from servemark.errors import ServemarkError
 from servemark.report.dashboard.build import build_site
+from servemark.report.dashboard.bundle import MODULES, bundle
 from servemark.report.dashboard.data import round_sig, to_js
 
 
@@ -140,3 +142,45 @@ def test_cli_build_and_serve(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_payload_meta_carries_the_frontier_rule(tmp_path: Path) -> None:
+    """The page takes grouping key, excluded flags and field labels/directions from here (issue 12)."""
+    from servemark.analysis.frontier import DEFAULT_GROUP, EXCLUDED_FLAGS
+
+    build_site(make_store(tmp_path / "demo.duckdb", demo_points()), tmp_path / "site")
+    meta = read_js_payload(tmp_path / "site" / "data" / "core.js")["meta"]
+    assert meta["group_by"] == list(DEFAULT_GROUP) and meta["excluded_flags"] == list(EXCLUDED_FLAGS)
+    assert set(meta["population"]) <= set(meta["group_by"])
+    f = meta["fields"]
+    assert f["tput_per_gpu"] == {"label": "Token throughput per GPU", "unit": "tok/s/GPU", "direction": "higher", "format": "number"}
+    assert f["median_e2el"]["direction"] == "lower" and f["p99_ttft"]["direction"] == "lower"
+    assert f["median_intvty"]["direction"] == "higher" and f["disagg"]["format"] == "flag"
+    assert all(k in f for k in meta["group_by"]), "every grouping field has a label"
+
+
+def test_app_js_is_one_classic_script_bundled_from_the_modules(tmp_path: Path) -> None:
+    build_site(make_store(tmp_path / "demo.duckdb", demo_points()), tmp_path / "site")
+    app = (tmp_path / "site" / "app.js").read_text()
+    assert not re.search(r"^\s*(import|export)\b", app, re.M), "file:// cannot load ES modules"
+    for name in MODULES:
+        assert f"const __{name} = (function () {{" in app
+    assert not (tmp_path / "site" / "app").exists(), "the module sources ship bundled, not twice"
+
+
+def test_bundler_refuses_what_it_cannot_join(tmp_path: Path) -> None:
+    src = tmp_path / "app"
+    src.mkdir()
+    for name in MODULES:
+        (src / f"{name}.js").write_text("export const X_%s = 1;\n" % name)
+    assert "X_main" in bundle(src)
+    (src / "data.js").write_text('import { X_view } from "./view.js";\n')
+    with pytest.raises(ServemarkError, match="not an earlier module"):
+        bundle(src)
+    (src / "data.js").write_text("export let counter = 0;\n")
+    with pytest.raises(ServemarkError, match="no `export let`"):
+        bundle(src)
+    (src / "data.js").write_text("export const X_data = 1;\n")
+    (src / "state.js").write_text('import { nope } from "./data.js";\n')
+    with pytest.raises(ServemarkError, match="does not export nope"):
+        bundle(src)

@@ -7,13 +7,14 @@ InferenceX rows, in real Chromium.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from dashboard_support import import_inferencex_store, launch
+from dashboard_support import demo_points, import_inferencex_store, launch
 from servemark.analysis.cost import cost_per_mtok
 from servemark.analysis.energy import joules_per_token_all_in
 from servemark.analysis.frontier import DEFAULT_GROUP, EXCLUDED_FLAGS, frontiers, group_key, group_label, pareto_indices
@@ -223,3 +224,20 @@ def test_regression_rule_vectors(calc, values, higher, expect) -> None:
     js = calc("regressions", values, higher, REGRESSION_RULE)
     py = regression_flags(values, higher_better=higher)
     assert [f["regression"] for f in js] == [f["regression"] for f in py] == expect
+
+
+def test_frontier_indices_leave_out_excluded_flags_as_python_does(calc) -> None:
+    """frontierIndices + isExcluded (what the page runs per series) against analysis.frontier.frontiers."""
+    pts = [p for p in demo_points() if p.date == "2026-11-15"]
+    for k, p in enumerate(pts):  # every third point flagged, alternating the excluded flags
+        if k % 3 == 0:
+            pts[k] = dataclasses.replace(p, flags=[EXCLUDED_FLAGS[k % len(EXCLUDED_FLAGS)]], tput_per_gpu=p.tput_per_gpu * 2)
+    n_groups = 0
+    for f in frontiers(pts):
+        members = [p for p in pts if group_key(p, DEFAULT_GROUP) == tuple(f.group.values())]
+        excluded = [calc("isExcluded", list(p.flags), list(EXCLUDED_FLAGS)) for p in members]
+        assert any(excluded) and not all(excluded)
+        got = calc("frontierIndices", [p.median_intvty for p in members], [p.tput_per_gpu for p in members], excluded, True, True)
+        assert [members[i].point_id for i in got] == [p.point_id for p in f.points]
+        n_groups += 1
+    assert n_groups == 3

@@ -183,7 +183,7 @@ def test_sweep_runs_recipe_gates_on_its_engine(vllm_server, demo_recipe_path: Pa
     """The sweep runner calls the gates after its points, on the same endpoint, and the store and
     the returned points carry the verdict."""
     from servemark.recipe import load_recipe
-    from servemark.sweep.runner import SweepOptions, run_recipe
+    from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
     data = load_recipe(demo_recipe_path).model_dump(mode="json")
     data.update(

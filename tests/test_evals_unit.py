@@ -20,7 +20,10 @@ from servemark.point import Point
 from servemark.recipe.load import parse_recipe
 from servemark.store.db import Store
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "gsm8k"
+from conftest import GSM8K, SHARED as SHARED_ROOT
+
+# the full pinned files (hash checks) live in ../shared; tests/data/gsm8k has a slice every clone has
+SHARED = SHARED_ROOT / "data" / "gsm8k"
 needs_shared = pytest.mark.skipif(not (SHARED / "test.jsonl").is_file(), reason="../shared/data/gsm8k absent")
 
 
@@ -87,11 +90,10 @@ def test_gate_verdict() -> None:
 
 
 # prompts ---------------------------------------------------------------------------------------
-@needs_shared
 def test_prompt_is_lm_eval_five_shot_and_stable_under_limit() -> None:
-    test = gsm8k_data.load(SHARED / "test.jsonl")
-    train = gsm8k_data.load(SHARED / "train.jsonl")
-    assert len(test) == 1319 and len(train) == 7473
+    test = gsm8k_data.load(GSM8K / "test.jsonl")
+    train = gsm8k_data.load(GSM8K / "train.jsonl")
+    assert len(test) == 20 and len(train) == 60  # the vendored slice (tests/data/gsm8k/README.md)
     full = gsm8k_data.build_prompts(test, train, shots=5, limit=3)
     short = gsm8k_data.build_prompts(test, train, shots=5, limit=1)
     assert full[0].text == short[0].text  # item i's prompt does not depend on --limit
@@ -99,6 +101,14 @@ def test_prompt_is_lm_eval_five_shot_and_stable_under_limit() -> None:
     assert text.count("Question: ") == 6 and text.count("#### ") == 5
     assert text.endswith(f"Question: {test[0].question}\nAnswer:")
     assert "\n\nQuestion: " in text
+    # a file other than the pinned upstream one is named by its path and hash
+    assert gsm8k_data.dataset_id(GSM8K / "test.jsonl").startswith(f"{GSM8K / 'test.jsonl'} sha256:")
+
+
+@needs_shared
+def test_pinned_upstream_file_is_named_by_its_commit() -> None:
+    test = gsm8k_data.load(SHARED / "test.jsonl")
+    assert len(test) == 1319 and len(gsm8k_data.load(SHARED / "train.jsonl")) == 7473
     assert gsm8k_data.dataset_id(SHARED / "test.jsonl").startswith("openai/grade-school-math@")
 
 
@@ -197,7 +207,7 @@ def test_recipe_evals_never_raise_and_flag_when_endpoint_is_down(tmp_path: Path)
     recipe = parse_recipe({**BASE, "concurrency": [1, 2, 4], "evals": {
         "gsm8k": {"limit": 1, "shots": 0, "min_score": 0.1, "data": str(tmp_path / "missing.jsonl")},
         "agreement": {"reference": {"base_url": f"http://127.0.0.1:{port}"}, "limit": 1, "shots": 0,
-                      "data": str(SHARED)},
+                      "data": str(GSM8K)},
     }})
     pts = [_pt("p1", 1), _pt("p2", 2), _pt("p4", 4)]
     from servemark.evals import run_recipe_evals

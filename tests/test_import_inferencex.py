@@ -45,7 +45,7 @@ def test_known_pitfalls_are_detected(imported) -> None:
     assert "io_split_mismatch" not in snap.pitfalls and "intvty_tpot_mismatch" not in snap.pitfalls
 
 
-def test_pitfall_rows_are_flagged_and_corrected(imported, shared_dir: Path) -> None:
+def test_pitfall_rows_are_flagged_and_corrected(imported, inferencex_dir: Path) -> None:
     db = imported[0]
     with Store(db, read_only=True) as store:
         fixed = store.points("flags LIKE '%num_gpu_corrected%'")
@@ -65,9 +65,9 @@ def test_pitfall_rows_are_flagged_and_corrected(imported, shared_dir: Path) -> N
         assert {p.date for p in pd} <= {"2025-12-01", "2025-12-05"}
 
 
-def test_fields_map_with_units_and_provenance(imported, shared_dir: Path) -> None:
+def test_fields_map_with_units_and_provenance(imported, inferencex_dir: Path) -> None:
     db = imported[0]
-    rows = json.loads((shared_dir / "data/inferencex/benchmarks.json").read_text())
+    rows = json.loads((inferencex_dir / "benchmarks.json").read_text())
     r0 = rows[0]
     with Store(db, read_only=True) as store:
         (p,) = [p for p in store.points("hardware = 'mi355x' AND engine = 'sglang' AND conc = 4 AND isl = 1024 "
@@ -111,10 +111,10 @@ def test_bad_input_is_one_clear_error(tmp_path: Path) -> None:
         assert store.count_points() == 0
 
 
-def test_raw_ci_artifact_rows_map_like_api_rows(shared_dir: Path, tmp_path: Path) -> None:
+def test_raw_ci_artifact_rows_map_like_api_rows(inferencex_dir: Path, tmp_path: Path) -> None:
     """A flat ``agg_*.json`` row (the CI artifact shape) built from fixture row 0 imports to the
     same metrics and config as the API row."""
-    api = json.loads((shared_dir / "data/inferencex/benchmarks.json").read_text())[0]
+    api = json.loads((inferencex_dir / "benchmarks.json").read_text())[0]
     flat = {"hw": "mi355x-amds_0", "framework": "sglang", "precision": "fp4", "infmax_model_prefix": "dsr1-fp4",
             "spec_decoding": "", "disagg": False, "is_multinode": False, "isl": 1024, "osl": 1024, "conc": 4,
             "tp": 4, "ep": 1, "dp_attention": False, "image": api["image"], "run_url": api["run_url"],

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from servemark.envs import INSTALLERS
-from servemark.envs import llama_cpp as lc
+from servemark.engine_envs import INSTALLERS
+from servemark.engine_envs import llama_cpp as lc
 from servemark.errors import ServemarkError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -130,7 +130,7 @@ def test_version_of_the_built_server(llama_server: Path) -> None:
 def llama_sweep(llama_server: Path, tmp_path_factory: pytest.TempPathFactory):
     from servemark.models import demo
     from servemark.recipe import load_recipe
-    from servemark.sweep.runner import SweepOptions, run_recipe
+    from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
     try:
         demo.resolve("gemma-3-270m", "auto", fmt="gguf")

@@ -104,7 +104,10 @@ def test_open_loop_follows_its_schedule_and_counts_queueing(server):
     res = run_load(spec(server, mode="open", request_rate=40, arrival="poisson", concurrency=0,
                         num_requests=20, num_warmup=0, seed=3))
     lag = np.array([r.sent_at - r.scheduled_at for r in res.measured])
-    assert np.median(lag) < 0.01 and all(r.ok or r.error for r in res.measured)
+    assert np.median(lag) < 0.01
+    # the server's planned faults (arrivals 5, 8, 11) fail, each with its kind; every other request succeeds
+    assert len(res.measured) == 20
+    assert sorted(r.error for r in res.measured if not r.ok) == ["disconnect", "http_500", "malformed_sse"]
 
 
 def test_workers_merge_records_on_one_clock(server):

@@ -100,3 +100,17 @@ def test_client_saturation_becomes_a_flag():
     s = summarize(recs, client={"saturated": True, "saturation_reasons": ["x"]})
     assert "client_saturated" in s["flags"] and s["extra"]["client"]["saturated"]
     assert not math.isnan(s["mean_e2el"])
+
+
+def _failing(n: int, failed: int) -> list[RequestRecord]:
+    ok = [rec(i, 0.0, 0.0, [0.1, 0.2], [1, 1], done=0.2) for i in range(n - failed)]
+    return ok + [rec(n + i, 0.0, 0.0, [], [], done=0.1, error="http_500", out=None) for i in range(failed)]
+
+
+def test_failure_limit_is_the_callers_and_flags_once():
+    """Issue 12: 7% failed with a 10% limit is not flagged; above it, flagged exactly once."""
+    recs = _failing(100, 7)
+    assert "too_many_failures" in summarize(recs)["flags"]  # the default limit is 5%
+    assert summarize(recs, max_failure_rate=0.10)["flags"] == []
+    assert summarize(_failing(100, 11), max_failure_rate=0.10)["flags"] == ["too_many_failures"]
+    assert summarize(_failing(100, 10), max_failure_rate=0.10)["flags"] == []  # "more than" the limit

@@ -77,6 +77,6 @@ def test_expansion_order_and_counts(tmp_path: Path) -> None:
             "requests_per_point": {"per_conc": 10, "min": 15}, "warmup": {"per_conc": 2, "min": 1}}
     pts = expand(load_recipe(write(tmp_path, data)))
     assert len(pts) == 2 * 2 * 2
-    assert [(p.layout_index, p.scenario["isl"], p.conc) for p in pts[:4]] == [(0, 64, 1), (0, 64, 2), (0, 32, 1), (0, 32, 2)]
+    assert [(p.layout_index, p.scenario.isl, p.conc) for p in pts[:4]] == [(0, 64, 1), (0, 64, 2), (0, 32, 1), (0, 32, 2)]
     assert [p.num_requests for p in pts[:2]] == [15, 20]
     assert [p.num_warmup for p in pts[:2]] == [2, 4]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from servemark.engines.cli import build_plan
+from servemark.sweep.plan import build_plan
 from servemark.recipe import expand, load_recipe
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,12 +59,12 @@ def _key(tp: int, ep: int, dpa: bool) -> tuple[int, int, bool]:
 
 
 @pytest.mark.parametrize("path", MIRRORS, ids=[p.stem for p in MIRRORS])
-def test_layouts_are_ones_inferencex_ran(path: Path, shared_dir: Path) -> None:
+def test_layouts_are_ones_inferencex_ran(path: Path, inferencex_dir: Path) -> None:
     """Every DeepSeek-R1 layout of a mirror recipe appears in InferenceX's published results."""
     r = load_recipe(path)
     if not r.model.name.startswith("DeepSeek-R1"):
         pytest.skip("the shared InferenceX rows cover DeepSeek-R1 only")
-    rows = json.loads((shared_dir / "data" / "inferencex" / "benchmarks.json").read_text())
+    rows = json.loads((inferencex_dir / "benchmarks.json").read_text())
     fw = FRAMEWORK[(r.engine.name, r.engine.backend)]
     mine = [x for x in rows if x["hardware"] == r.hardware.name and x["framework"] == fw and x["precision"] == r.precision]
     assert mine, f"no InferenceX rows for {r.hardware.name} {fw} {r.precision}"
@@ -85,9 +85,8 @@ def test_layouts_are_ones_inferencex_ran(path: Path, shared_dir: Path) -> None:
 
 
 def test_plan_command_json_and_text() -> None:
-    from servemark.cli import _attach, app
+    from servemark.cli import app
 
-    _attach()
     runner = CliRunner()
     path = REPO / "recipes" / "inferencex" / "dsr1-fp8-h200-trt.yaml"
     res = runner.invoke(app, ["plan", str(path), "--json"])

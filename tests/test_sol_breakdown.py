@@ -8,8 +8,8 @@ import pytest
 from servemark.sol.breakdown import breakdown
 from servemark.sol.decode_bound import decode_step_floor_s, max_decode_intvty
 from servemark.sol.serving import curve
-from servemark.sol.layout import Layout
-from servemark.sol.model_spec import load_model_spec
+from servemark.sol.layout import CandidateLayout
+from servemark.modelspec.architecture import load_architecture
 from servemark.sol.hardware import load_catalogue
 
 ISL, OSL = 3260, 550  # the article's workload
@@ -43,7 +43,7 @@ def test_corrected_mode_fixes_the_article():
 
 
 def test_dense_decode_batch1_is_weights_over_bandwidth():
-    spec = load_model_spec("llama-3.1-8b")
+    spec = load_architecture("llama-3.1-8b")
     h100 = load_catalogue()["h100"]
     weights = spec.active_params * 2  # BF16, lm_head included, embedding lookup excluded
     assert decode_step_floor_s(spec, h100, "bf16") == pytest.approx(weights / 3.35e12, rel=1e-9)
@@ -51,7 +51,7 @@ def test_dense_decode_batch1_is_weights_over_bandwidth():
     b = breakdown(spec, h100, "bf16", "decode", isl=128, osl=0, batch=1)
     assert b.binding == "memory_bandwidth"
     # the strict serving curve's fastest point is the same floor plus the tiny cache read
-    c = curve(spec, h100, "bf16", 128, 8, Layout(n_gpu=1), range_ratio=1.0)
+    c = curve(spec, h100, "bf16", 128, 8, CandidateLayout(n_gpu=1), range_ratio=1.0)
     assert c.intvty.max() == pytest.approx(3.35e12 / weights, rel=0.02)
     # batch 512 at 1k context: FLOPs = 512 x (2 x active + 32 layers x 2 x 32 heads x 256 x 1024),
     # and the 64 GiB of BF16 cache read keeps the step memory bound

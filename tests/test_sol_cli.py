@@ -43,12 +43,12 @@ def test_frontier_written_for_the_dashboard(tmp_path):
     assert rows[0]["model"] == "llama-3.1-8b" and rows[0]["isl"] == 1024
 
 
-def test_check_on_imported_points(shared_dir, tmp_path):
+def test_check_on_imported_points(inferencex_dir, tmp_path):
     from servemark.importers.inferencex import import_inferencex
 
     db = str(tmp_path / "c.duckdb")
     with Store(db) as st:
-        import_inferencex(st, shared_dir / "data/inferencex/benchmarks.json")
+        import_inferencex(st, inferencex_dir / "benchmarks.json")
         n = st.count_points()
     r = run("check", "--json", "--no-frontiers", env_db=db)
     assert r.returncode == 0, r.stderr

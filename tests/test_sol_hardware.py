@@ -33,8 +33,8 @@ def test_every_value_has_a_source_and_a_date():
                 assert prov.title and len(prov.date) == 10, (key, f)
 
 
-def test_inferencex_hardware_keys_resolve(shared_dir):
-    rows = json.loads((shared_dir / "data/inferencex/benchmarks.json").read_text())
+def test_inferencex_hardware_keys_resolve(inferencex_dir):
+    rows = json.loads((inferencex_dir / "benchmarks.json").read_text())
     keys = {r["hardware"] for r in rows}
     cat = load_catalogue()
     assert keys <= {k for k in INFERENCEX_KEYS}

@@ -42,10 +42,10 @@ def test_calibrated_estimate_is_informative(ix_rows):
     assert np.all(np.isfinite(pred)) and np.all(intv > 0)
 
 
-def test_fractions_through_the_store(shared_dir, tmp_path):
+def test_fractions_through_the_store(inferencex_dir, tmp_path):
     db = tmp_path / "sol.duckdb"
     with Store(db) as st:
-        import_inferencex(st, shared_dir / "data/inferencex/benchmarks.json")
+        import_inferencex(st, inferencex_dir / "benchmarks.json")
         pcs = [from_point(p) for p in st.points()]
         fr = fractions(pcs)
         assert write_fractions(st, fr) == len(pcs)
@@ -55,3 +55,27 @@ def test_fractions_through_the_store(shared_dir, tmp_path):
         # rewriting is an upsert, not a duplicate
         write_fractions(st, fr)
         assert st.query("SELECT count(*) AS n FROM sol_point_fractions")[0]["n"] == len(pcs)
+
+
+def test_typed_layout_survives_the_store_and_sizes_the_instance(tmp_path):
+    """A measured point keeps the recipe's Layout; the SOL reads its decode instance (GPUs per decode
+    worker) and P:D ratio from it, not from the flat fields (2 decode workers of TP4 = 4-GPU
+    instances; the flat count alone would say 8)."""
+    from servemark.point import Point
+    from servemark.recipe.schema import Layout
+
+    lay = Layout.model_validate({"prefill": {"workers": 1, "tp": 4}, "decode": {"workers": 2, "tp": 4, "ep": 4}})
+    p = Point(run_id="r", point_id="r-000", model="deepseek-r1", engine="sglang", hardware="h200",
+              gpu_count=12, num_prefill_gpu=4, num_decode_gpu=8, disagg=True, precision="fp8", isl=1024,
+              osl=1024, conc=64, median_intvty=50.0, tput_per_gpu=1000.0, layout=lay.model_dump(mode="json"))
+    with Store(tmp_path / "l.duckdb") as st:
+        st.add_point(p)
+        back = st.points()[0]
+    assert Layout.model_validate(back.layout) == lay
+    pc = from_point(back)
+    assert (pc.n_instance, pc.tp, pc.ep, pc.n_decode_total) == (4, 4, 4, 8)
+    assert pc.prefill_per_decode_gpu == 0.5
+    # an imported point (no typed layout) still reads the flat fields
+    flat = from_point(Point(run_id="r", point_id="r-001", model="m", engine="vllm", hardware="h200", tp=2, pp=2,
+                            isl=1, osl=1, conc=1))
+    assert (flat.n_instance, flat.tp, flat.disagg) == (4, 2, False)

@@ -15,8 +15,8 @@ from servemark.calibration.process import CalibrationServer
 from servemark.models import demo
 from servemark.recipe import parse_recipe
 from servemark.store import Store
-from servemark.sweep import runner
-from servemark.sweep.runner import SweepOptions, run_recipe
+from servemark.sweep import recipe_run as runner
+from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
 RECIPE = {
     "name": "calib",
@@ -82,3 +82,20 @@ def test_crash_mid_sweep_keeps_measured_points(tmp_path: Path, monkeypatch: pyte
     with Store(tmp_path / "s.duckdb", read_only=True) as s:
         assert [p.conc for p in s.points()] == [1]
         assert s.runs()[0]["status"] == "failed"
+
+
+@pytest.mark.parametrize(("faulty", "flags"), [([5], []), ([5, 6], ["too_many_failures"])])
+def test_recipe_failure_limit_is_applied_once(tmp_path: Path, faulty: list[int], flags: list[str]) -> None:
+    """Issue 12: the recipe's ``max_failure_rate`` (10%) is the limit, applied once.
+
+    15 measured requests after 1 warmup: one 500 is 6.7% (above the old fixed 5%, under the
+    recipe's 10%: not flagged); two are 13.3% (flagged exactly once, not once per copy of the rule).
+    """
+    recipe = {**RECIPE, "concurrency": [1], "requests_per_point": {"per_conc": 0, "min": 15},
+              "warmup": {"per_conc": 0, "min": 1}}
+    with CalibrationServer(CalibrationPlan(ttft_ms=2, itl_ms=1, faults={"http_500": faulty})) as srv:
+        run_recipe(parse_recipe(recipe), opts(tmp_path, srv.base_url))
+    with Store(tmp_path / "s.duckdb", read_only=True) as s:
+        (p,) = s.points()
+    assert (p.num_requests, p.failed) == (15, len(faulty))
+    assert p.flags == flags

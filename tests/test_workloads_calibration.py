@@ -14,7 +14,7 @@ from servemark.loadgen.records_io import read_records
 from servemark.models import demo
 from servemark.recipe import parse_recipe
 from servemark.store import Store
-from servemark.sweep.runner import SweepOptions, run_recipe
+from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
 BASE = {
     "name": "wcal",

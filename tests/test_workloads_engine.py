@@ -15,7 +15,7 @@ import pytest
 
 from servemark.loadgen.records_io import read_records
 from servemark.recipe import load_recipe
-from servemark.sweep.runner import SweepOptions, run_recipe
+from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
 pytestmark = pytest.mark.engine
 

@@ -1,8 +1,11 @@
-"""The servemark command line: one typer app, sub-apps per stage.
+"""The servemark command line: the composition root.
 
-Each stage owns its commands in its own module (``servemark/<stage>/cli.py``) and is attached
-here, so this file only wires. A :class:`~servemark.errors.ServemarkError` anywhere becomes a
-one-line message and a non-zero exit, never a traceback.
+Each stage owns its commands in its own module (``servemark/<stage>/cli.py``) and exports a Typer
+``app``; this file only assembles them, one line per stage, and turns a
+:class:`~servemark.errors.ServemarkError` anywhere into a one-line message and a non-zero exit,
+never a traceback. No stage imports this module (``tests/test_import_graph.py`` checks it), so a
+stage's commands can be tested on their own app. Options several stages share (``--db``,
+``--json``) are defined once in :mod:`servemark.cli_options`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,21 @@ from rich.console import Console
 from rich.markup import escape
 
 from servemark import __version__
+from servemark.analysis import cli as analysis_cli
+from servemark.bundles import cli as bundles_cli
+from servemark.calibration import cli as calibration_cli
+from servemark.engine_envs import cli as engine_envs_cli
 from servemark.errors import ServemarkError
+from servemark.evals import cli as evals_cli
+from servemark.importers import cli as importers_cli
+from servemark.models import cli as models_cli
+from servemark.peers import cli as peers_cli
+from servemark.report import cli as report_cli
+from servemark.report.dashboard import cli as dashboard_cli
+from servemark.sol import cli as sol_cli
+from servemark.sweep import cli as sweep_cli
+from servemark.sweep import plan as sweep_plan
+from servemark.sweep import slurm_cli
 
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -42,20 +59,28 @@ def _root(
     """servemark: LLM serving benchmarks you can trust."""
 
 
-def _attach() -> None:
-    # stage command modules register themselves on `app`; keep one line per stage
-    from servemark import commands  # noqa: F401  (core: demo, run, engine, model, report)
-    from servemark.calibration import cli as _calibration_cli  # noqa: F401  (calibrate)
-    from servemark.analysis import cli as _analysis_cli  # noqa: F401  (frontier, cost, compare, history, import)
-    from servemark.sol import cli as _sol_cli  # noqa: F401  (sol)
-    from servemark.evals import cli as _evals_cli  # noqa: F401  (eval gsm8k|agreement)
-    from servemark.report.dashboard import cli as _dashboard  # noqa: F401
-    from servemark.engines import cli as _engines_cli  # noqa: F401  (plan)
-    from servemark.models import cli as _models_cli  # noqa: F401  (model synth)
+# top-level commands, in the order `servemark --help` lists them
+app.add_typer(sweep_cli.app)  # run, demo, ceiling
+app.add_typer(report_cli.app)  # report
+app.add_typer(calibration_cli.app)  # calibrate
+app.add_typer(analysis_cli.app)  # frontier, cost, compare, history
+app.add_typer(sweep_plan.app)  # plan
+app.add_typer(peers_cli.app)  # conformance
+app.add_typer(sol_cli.gpu_data_app)  # gpu-data
+app.add_typer(slurm_cli.app)  # submit, job-task
+app.add_typer(bundles_cli.app)  # export
+# command groups
+app.add_typer(engine_envs_cli.app, name="engine")
+app.add_typer(models_cli.app, name="model")
+importers_cli.import_app.command("bundle")(bundles_cli.import_bundle_cmd)
+app.add_typer(importers_cli.import_app, name="import")
+app.add_typer(peers_cli.peer_app, name="peer")
+app.add_typer(sol_cli.app, name="sol")
+app.add_typer(evals_cli.app, name="eval")
+app.add_typer(dashboard_cli.app, name="dashboard")
 
 
 def main() -> None:
-    _attach()
     try:
         app()
     except ServemarkError as exc:

@@ -1,5 +1,9 @@
 """The point: one engine config x one scenario x one concurrency, the unit everything shares.
 
+Each field's unit, direction, definition and display live in the field registry
+(:mod:`servemark.fields`); this dataclass is kept by hand so type checkers see its attributes, and
+``tests/test_fields.py`` asserts it matches the registry field for field.
+
 Field names follow InferenceX so its rows import and compare 1:1, with one change: InferenceX's
 ``p99.9_*`` keys are stored as ``p999_*`` (a dot is not a column name anywhere without quoting).
 Latencies are seconds, throughputs tokens per second, energy joules, power watts.
@@ -11,9 +15,9 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-LATENCY_METRICS = ("ttft", "tpot", "itl", "icl", "e2el")
-LATENCY_STATS = ("mean", "median", "std", "p90", "p99", "p999")
-INTVTY_STATS = ("mean", "median", "p90", "p99", "p999")
+from servemark.fields import INTVTY_STATS, LATENCY_METRICS, LATENCY_STATS
+
+__all__ = ["INTVTY_STATS", "LATENCY_METRICS", "LATENCY_STATS", "POINT_FIELDS", "Point"]
 
 
 @dataclass
@@ -46,6 +50,10 @@ class Point:
     disagg: bool = False
     workers: str = ""
     """Disaggregated layout as JSON (prefill/decode tp, ep, workers), empty when aggregated."""
+    layout: dict[str, Any] = field(default_factory=dict)
+    """The recipe's :class:`~servemark.recipe.schema.Layout` this point was measured with, as its
+    plain dict (``Layout.model_validate`` reads it back); empty for imported points, whose layout is
+    the flat fields above. Stored as JSON."""
     spec_method: str = "none"
     isl: int = 0
     osl: int = 0
@@ -122,11 +130,22 @@ class Point:
     energy_note: str = ""
     """Why energy is missing, when it is."""
 
+    # levels: speed of light -> engine ceiling -> served (docs/ceiling.md); copied from the
+    # engine_ceilings and sol_point_fractions tables by servemark.ceiling.levels.refresh
+    ceiling_tput_per_gpu: float | None = None
+    ceiling_output_tput_per_gpu: float | None = None
+    ceiling_intvty: float | None = None
+    ceiling_tool: str = ""
+    sol_tput_per_gpu: float | None = None
+    served_over_ceiling: float | None = None
+    ceiling_over_sol: float | None = None
+    served_over_sol: float | None = None
+
     # quality
     flags: list[str] = field(default_factory=list)
     """Problems that make the point suspect: ``too_many_failures``, ``client_saturated``, ..."""
 
-    # ---- workloads, prefix cache, SLO (issue 16; to move into the field registry at merge) ----
+    # workloads, prefix cache, SLO (docs/workloads.md)
     workload: str = "random"
     """The workload's identity key: ``random`` or ``kind:hash`` of its parameters (part of the
     point's identity; frontiers group by it so they never mix workloads)."""
@@ -153,7 +172,6 @@ class Point:
     """Share of measured requests (failures included) meeting every SLO bound."""
     slo_met: bool | None = None
     """Every bounded metric's ``percentile`` value is within its bound (and ``min_good_fraction``)."""
-    # ---- end of issue-16 block ----
 
     # provenance
     source: str = "servemark"
@@ -180,7 +198,7 @@ class Point:
     def from_dict(cls, d: dict[str, Any]) -> "Point":
         names = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
-        for key in ("flags", "extra"):
+        for key in ("flags", "extra", "layout"):
             if isinstance(kw.get(key), str):
                 kw[key] = json.loads(kw[key]) if kw[key] else ([] if key == "flags" else {})
         return cls(**kw)

@@ -12,7 +12,6 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
-from servemark import paths
 from servemark.analysis.frontier import DEFAULT_GROUP, Frontier, frontiers, frontier_point_dict
 from servemark.analysis.history import REGRESSION_RULE, history as history_rows
 from servemark.analysis.operating import cost_table
@@ -20,15 +19,15 @@ from servemark.analysis.output import Col, emit
 from servemark.analysis.prices import TIERS, load_prices
 from servemark.analysis.ratios import BASES, compare as compare_frontiers
 from servemark.analysis.select import latest_per_config, matches, parse_selector
-from servemark.cli import app
+from servemark.cli_options import DB_OPTION, db_path, json_option
 from servemark.errors import ServemarkError
 from servemark.point import POINT_FIELDS, Point
 from servemark.store import Store
-from servemark.importers import cli as _import_cli  # noqa: F401  (registers `servemark import ...`)
 
 out = Console()
 
-DB = typer.Option(None, "--db", help="Results store (DuckDB). Default: $SERVEMARK_DB or ~/.cache/servemark/servemark.duckdb.")
+app = typer.Typer()
+
 MODEL = typer.Option(None, "--model", help="Only this model.")
 HW = typer.Option(None, "--hardware", "--hw", help="Only this hardware (e.g. b200).")
 ENGINE = typer.Option(None, "--engine", help="Only this engine (e.g. trt, sglang, vllm).")
@@ -40,7 +39,7 @@ SCEN = typer.Option(None, "--scenario", help="Only this scenario label (e.g. 8k1
 ASOF = typer.Option(None, "--as-of", help="Use the newest point per configuration dated on or before YYYY-MM-DD.")
 ALLD = typer.Option(False, "--all-dates", help="Use every stored point, not only the newest per configuration.")
 GROUP = typer.Option(",".join(DEFAULT_GROUP), "--group-by", help="Fields that define one frontier (comma-separated).")
-JSON = typer.Option(False, "--json", help="Print JSON.")
+JSON = json_option()
 CSV = typer.Option(False, "--csv", help="Print CSV.")
 PRICES = typer.Option(None, "--prices", help="Price table: a YAML file or a shipped name. Default: $SERVEMARK_PRICES or the newest shipped.")
 X_AXIS = typer.Option("median_intvty", "--x", help="x metric (median_intvty, p99_intvty, median_e2el, median_ttft, p99_ttft, ...).")
@@ -69,7 +68,7 @@ def load_points(db: Path | None, filters: dict[str, Any], group_by: tuple[str, .
         if v is not None:
             where.append(f'lower(CAST("{k}" AS VARCHAR)) = lower(?)')
             params.append(str(v))
-    with Store(db or paths.default_db(), read_only=True) as store:
+    with Store(db_path(db), read_only=True) as store:
         pts = store.points(" AND ".join(where), params)
     if not pts:
         raise ServemarkError("no points match (import some: `servemark import inferencex FILE`)")
@@ -83,7 +82,7 @@ def _filters(model, hardware, engine, precision, spec, isl, osl, scenario) -> di
 
 @app.command("frontier")
 def frontier_cmd(
-    db: Optional[Path] = DB, model: Optional[str] = MODEL, hardware: Optional[str] = HW, engine: Optional[str] = ENGINE,
+    db: Optional[Path] = DB_OPTION, model: Optional[str] = MODEL, hardware: Optional[str] = HW, engine: Optional[str] = ENGINE,
     precision: Optional[str] = PREC, spec: Optional[str] = SPEC, isl: Optional[int] = ISL, osl: Optional[int] = OSL,
     scenario: Optional[str] = SCEN, as_of: Optional[str] = ASOF, all_dates: bool = ALLD, group_by: str = GROUP,
     x: str = X_AXIS, y: str = Y_AXIS, as_json: bool = JSON, as_csv: bool = CSV,
@@ -110,7 +109,7 @@ def cost_cmd(
     tier: Optional[str] = typer.Option(None, "--tier", help=f"Price tier ({', '.join(TIERS)}); default all."),
     kind: str = typer.Option("total", "--tokens", help="Token type the cost is per: total, input or output."),
     prices: Optional[str] = PRICES,
-    db: Optional[Path] = DB, model: Optional[str] = MODEL, hardware: Optional[str] = HW, engine: Optional[str] = ENGINE,
+    db: Optional[Path] = DB_OPTION, model: Optional[str] = MODEL, hardware: Optional[str] = HW, engine: Optional[str] = ENGINE,
     precision: Optional[str] = PREC, spec: Optional[str] = SPEC, isl: Optional[int] = ISL, osl: Optional[int] = OSL,
     scenario: Optional[str] = SCEN, as_of: Optional[str] = ASOF, all_dates: bool = ALLD, group_by: str = GROUP,
     show_all: bool = typer.Option(False, "--show-all", help="Also list groups whose range does not contain --at."),
@@ -162,7 +161,7 @@ def compare_cmd(
     at: list[float] = typer.Option([], "--at", help="Interactivity to report the ratio at (repeatable)."),
     tier: str = typer.Option("hyperscaler", "--tier", help="Price tier for the per-dollar ratio."),
     prices: Optional[str] = PRICES,
-    db: Optional[Path] = DB, model: Optional[str] = MODEL, isl: Optional[int] = ISL, osl: Optional[int] = OSL,
+    db: Optional[Path] = DB_OPTION, model: Optional[str] = MODEL, isl: Optional[int] = ISL, osl: Optional[int] = OSL,
     scenario: Optional[str] = SCEN, as_of: Optional[str] = ASOF, group_by: str = GROUP,
     as_json: bool = JSON, as_csv: bool = CSV,
 ) -> None:
@@ -199,7 +198,7 @@ def history_cmd(
     tol: float = typer.Option(REGRESSION_RULE["rel_tol"], "--tol", help="Relative drop always tolerated (0.05 = 5%)."),
     min_baseline: int = typer.Option(REGRESSION_RULE["min_baseline"], "--min-baseline", help="Earlier dates needed before anything is flagged."),
     regressions: bool = typer.Option(False, "--regressions", help="Only list dates flagged as regressions."),
-    db: Optional[Path] = DB, model: Optional[str] = MODEL, hardware: Optional[str] = HW, engine: Optional[str] = ENGINE,
+    db: Optional[Path] = DB_OPTION, model: Optional[str] = MODEL, hardware: Optional[str] = HW, engine: Optional[str] = ENGINE,
     precision: Optional[str] = PREC, spec: Optional[str] = SPEC, isl: Optional[int] = ISL, osl: Optional[int] = OSL,
     scenario: Optional[str] = SCEN, group_by: str = GROUP, as_json: bool = JSON, as_csv: bool = CSV,
 ) -> None:

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from servemark.fields import direction
 from servemark.point import Point
 
 DEFAULT_GROUP: tuple[str, ...] = (
@@ -43,7 +44,11 @@ _LOWER_BETTER_PARTS = ("ttft", "tpot", "itl", "icl", "e2el", "cost", "usd", "jou
 
 
 def higher_is_better(metric: str) -> bool:
-    """Direction of a metric by name: latencies, costs and energy per token are lower-better."""
+    """Direction of a metric: the field registry's for a point field, else by name (derived
+    figures such as costs): latencies, costs and energy per token are lower-better."""
+    d = direction(metric)
+    if d in ("higher", "lower"):
+        return d == "higher"
     name = metric.lower()
     if name.endswith("_intvty") or "tput" in name or "per_mw" in name or "throughput" in name:
         return True

@@ -76,20 +76,19 @@ def frontier_set(
     conds += [f"coalesce(flags, '') NOT LIKE '%\"{flag}\"%'" for flag in exclude_flags]
     where = " AND ".join(conds)
     keys = ", ".join(f'"{k}"' for k in group_by)
-    con = store.con
     # number the groups with a hash DISTINCT (a sort of a million rows by string keys is 10x slower),
     # then materialise group number, coordinates and a row number once; strings stay in DuckDB
     on_keys = " AND ".join(f'p."{k}" IS NOT DISTINCT FROM g."{k}"' for k in group_by)
     pkeys = ", ".join(f'p."{k}"' for k in group_by)
     src = f"(SELECT * FROM points WHERE {where})" if where else "points"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _sm_groups AS SELECT {keys}, row_number() OVER () - 1 AS gid "
+    store.execute(f"CREATE OR REPLACE TEMP TABLE _sm_groups AS SELECT {keys}, row_number() OVER () - 1 AS gid "
                 f"FROM (SELECT DISTINCT {keys} FROM {src})", params or [])
-    con.execute(
+    store.execute(
         f'CREATE OR REPLACE TEMP TABLE _sm_frontier_in AS SELECT g.gid, p."{x}" AS x, p."{y}" AS y, p.conc, '
         f"p.point_id, {pkeys}, row_number() OVER () - 1 AS rn FROM {src} p JOIN _sm_groups g ON {on_keys}",
         params or [])
     try:
-        cols = con.execute("SELECT gid, x, y, conc, rn FROM _sm_frontier_in").fetchnumpy()
+        cols = store.fetchnumpy("SELECT gid, x, y, conc, rn FROM _sm_frontier_in")
         gid = np.asarray(cols["gid"], dtype=np.int64)
         xs = np.ma.filled(np.ma.asarray(cols["x"], dtype=float), np.nan)
         ys = np.ma.filled(np.ma.asarray(cols["y"], dtype=float), np.nan)
@@ -99,12 +98,12 @@ def frontier_set(
         on = np.flatnonzero(mask)
         on = on[np.lexsort((xs[on], gid[on]))]  # by group, then ascending x
         # identities of the frontier rows only (a few per thousand) and the group keys
-        ids = dict(con.execute("SELECT rn, point_id FROM _sm_frontier_in WHERE rn IN (SELECT unnest(?))",
-                               [rn[on].tolist()]).fetchall())
-        groups_rows = con.execute(f"SELECT gid, {keys} FROM _sm_groups ORDER BY gid").fetchall()
+        ids = {r["rn"]: r["point_id"] for r in store.query(
+            "SELECT rn, point_id FROM _sm_frontier_in WHERE rn IN (SELECT unnest(?))", [rn[on].tolist()])}
+        groups_rows = [tuple(r.values()) for r in store.query(f"SELECT gid, {keys} FROM _sm_groups ORDER BY gid")]
     finally:
-        con.execute("DROP TABLE IF EXISTS _sm_frontier_in")
-        con.execute("DROP TABLE IF EXISTS _sm_groups")
+        store.execute("DROP TABLE IF EXISTS _sm_frontier_in")
+        store.execute("DROP TABLE IF EXISTS _sm_groups")
     bounds = np.searchsorted(gid[on], np.arange(len(groups_rows) + 1))
     out = []
     for g, row in enumerate(groups_rows):

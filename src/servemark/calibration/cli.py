@@ -11,10 +11,11 @@ from rich.table import Table
 from servemark.calibration.measure import run_level, sustained
 from servemark.calibration.plan import CalibrationPlan
 from servemark.calibration.process import CalibrationServer
-from servemark.cli import app
 from servemark.errors import ServemarkError
 
 console = Console()
+
+app = typer.Typer()
 
 
 def _levels(text: str) -> list[int]:

@@ -16,8 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from servemark import paths
-from servemark.cli import app
+from servemark.cli_options import DB_OPTION, db_path, json_option
 from servemark.errors import ServemarkError
 from servemark.evals.agreement import AgreementConfig, run_agreement
 from servemark.evals.client import Endpoint
@@ -26,19 +25,17 @@ from servemark.evals.result import EvalResult
 from servemark.evals.store import GATE_FLAG, flag_points, save_eval
 from servemark.store.db import Store
 
-eval_app = typer.Typer(help="Accuracy checks: GSM8K and agreement with a reference deployment.", no_args_is_help=True)
-app.add_typer(eval_app, name="eval")
+app = typer.Typer(help="Accuracy checks: GSM8K and agreement with a reference deployment.", no_args_is_help=True)
 console = Console()
 
 BASE_URL = typer.Option(..., "--base-url", help="Endpoint under test, e.g. http://127.0.0.1:8000 (with or without /v1).")
 MODEL = typer.Option(..., "--model", help="Served model name at --base-url.")
 API = typer.Option("completions", "--api", help="completions (raw prompt) or chat (prompt as one user message).")
 API_KEY_ENV = typer.Option("SERVEMARK_API_KEY", "--api-key-env", help="Environment variable holding the API key, if any.")
-DB = typer.Option(None, "--db", help="Results store (default: $SERVEMARK_DB or <home>/servemark.duckdb).")
 NO_STORE = typer.Option(False, "--no-store", help="Print only; write nothing to the store.")
 POINT = typer.Option(None, "--point", help="Point id this check belongs to (repeatable); flagged gate_failed on failure.")
 SAMPLES = typer.Option(None, "--samples", help="Write per-prompt outcomes to this JSONL file.")
-JSON_OUT = typer.Option(False, "--json", help="Print the result as JSON.")
+JSON_OUT = json_option("Print the result as JSON.")
 EXTRA_BODY = typer.Option(None, "--extra-body", help='JSON object merged into every request, e.g. \'{"top_k": 1}\'.')
 
 
@@ -74,7 +71,7 @@ def _finish(result: EvalResult, db: Optional[Path], no_store: bool, points: list
     if not no_store:
         result.run_id = result.run_id or f"eval-{uuid.uuid4().hex[:12]}"
         result.point_ids = list(points or [])
-        with Store(db or paths.default_db()) as store:
+        with Store(db_path(db)) as store:
             save_eval(store, result)
             if result.passed is False and result.point_ids:
                 flag_points(store, result.point_ids, GATE_FLAG)
@@ -109,7 +106,7 @@ def _table(r: EvalResult, title: str) -> None:
     console.print(t)
 
 
-@eval_app.command("gsm8k")
+@app.command("gsm8k")
 def gsm8k_cmd(
     base_url: str = BASE_URL,
     model: str = MODEL,
@@ -122,7 +119,7 @@ def gsm8k_cmd(
     min_score: Optional[float] = typer.Option(None, "--min-score", help="Gate: fail (exit 1) below this score."),
     data: Optional[Path] = typer.Option(None, "--data", help="Local test.jsonl or a folder with test/train (default: cached download)."),
     api_key_env: str = API_KEY_ENV,
-    db: Optional[Path] = DB,
+    db: Optional[Path] = DB_OPTION,
     no_store: bool = NO_STORE,
     point: Optional[list[str]] = POINT,
     samples: Optional[Path] = SAMPLES,
@@ -136,7 +133,7 @@ def gsm8k_cmd(
     _finish(run_gsm8k(ep, cfg), db, no_store, point, samples, as_json, f"GSM8K {model}")
 
 
-@eval_app.command("agreement")
+@app.command("agreement")
 def agreement_cmd(
     base_url: str = BASE_URL,
     model: str = MODEL,
@@ -156,7 +153,7 @@ def agreement_cmd(
     min_identical: Optional[float] = typer.Option(None, "--min-identical", help="Gate on the share of identical completions."),
     data: Optional[Path] = typer.Option(None, "--data"),
     api_key_env: str = API_KEY_ENV,
-    db: Optional[Path] = DB,
+    db: Optional[Path] = DB_OPTION,
     no_store: bool = NO_STORE,
     point: Optional[list[str]] = POINT,
     samples: Optional[Path] = SAMPLES,
@@ -175,17 +172,17 @@ def agreement_cmd(
     _finish(result, db, no_store, point, samples, as_json, f"Agreement {model}")
 
 
-@eval_app.command("show")
+@app.command("show")
 def show_cmd(
     run: Optional[str] = typer.Option(None, "--run", help="Only this run's checks."),
-    db: Optional[Path] = DB,
+    db: Optional[Path] = DB_OPTION,
     as_json: bool = JSON_OUT,
 ) -> None:
     """List stored checks: kind, score ± stderr, gate verdict, the points they cover (--json: all,
     with the reference and details)."""
     from servemark.evals.store import evals as stored_evals
 
-    with Store(db or paths.default_db(), read_only=True) as store:
+    with Store(db_path(db), read_only=True) as store:
         rows = stored_evals(store, run)
     if as_json:
         typer.echo(json.dumps(rows, sort_keys=True, default=str))
@@ -204,7 +201,7 @@ def show_cmd(
     console.print(t)
 
 
-@eval_app.command("reference")
+@app.command("reference")
 def reference_cmd(
     recipe_path: Path = typer.Argument(..., help="Recipe of the reference deployment (e.g. BF16, TP1)."),
     out: Path = typer.Option(..., "--out", help="Reference file to write (use it as evals.agreement.reference.file)."),

@@ -58,7 +58,7 @@ def build_reference(
         return out
 
     from servemark.executors import make_server
-    from servemark.sweep.runtime import resolve_runtime
+    from servemark.executors.runtime import resolve_runtime
 
     layout = recipe.layouts[layout_index]
     adapter = adapter_for(recipe.engine.name)

@@ -41,16 +41,11 @@ def save_eval(store: Store, result: EvalResult) -> None:
     row: dict[str, Any] = {k: getattr(result, k) for k in EVAL_COLUMNS}
     row["point_ids"] = json.dumps(result.point_ids)
     row["details"] = json.dumps(result.details, sort_keys=True, default=str)
-    cols = list(row)
-    store.con.execute("DELETE FROM evals WHERE eval_id = ?", [row["eval_id"]])
-    store.con.execute(
-        f"INSERT INTO evals ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-        [row[c] for c in cols],
-    )
+    store.upsert_rows("evals", [row], EVAL_COLUMNS, ("eval_id",))
 
 
 def has_evals_table(store: Store) -> bool:
-    return bool(store.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'evals'"))
+    return store.has_table("evals")
 
 
 def evals(store: Store, run_id: str | None = None) -> list[dict[str, Any]]:

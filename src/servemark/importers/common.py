@@ -8,9 +8,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
-from servemark.analysis.columnar import existing_points, shallow_dict, upsert_points
 from servemark.point import Point
-from servemark.store import Store
+from servemark.store import Store, shallow_dict
 
 
 @dataclass
@@ -76,7 +75,7 @@ def write_points(store: Store, points: Sequence[Point], report: ImportReport) ->
             seen[p.point_id] = merge_point(seen[p.point_id], p)
         else:
             seen[p.point_id] = p
-    have = existing_points(store, seen)
+    have = store.existing_points(seen)
     to_write: list[Point] = []
     for pid, p in seen.items():
         if pid not in have:
@@ -89,7 +88,7 @@ def write_points(store: Store, points: Sequence[Point], report: ImportReport) ->
         else:
             report.merged += 1
             to_write.append(merged)
-    upsert_points(store, to_write)
+    store.add_points(to_write)
 
 
 def count(counter: Counter[str], report: ImportReport) -> None:

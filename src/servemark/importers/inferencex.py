@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from servemark.errors import ServemarkError
-from servemark.analysis.columnar import upsert_runs
 from servemark.importers.common import ImportReport, stable_id, write_points
-from servemark.point import POINT_FIELDS, Point
+from servemark.fields import INFERENCEX_METRICS
+from servemark.point import Point
 from servemark.store import Store
 
 MODEL_NAMES = {
@@ -176,11 +176,11 @@ def row_to_point(row: dict[str, Any], where: str, source_file: str, pitfalls: Co
     kw: dict[str, Any] = {}
     unknown: dict[str, Any] = {}
     for key, value in metrics.items():
-        name = key.replace("p99.9_", "p999_")
-        if name == "std_intvty":
+        if key == "std_intvty":
             pitfalls["std_intvty_dropped"] += 1
             continue
-        if name in POINT_FIELDS and name not in ("flags", "extra"):
+        name = INFERENCEX_METRICS.get(key)  # the registry's map (p99.9_ttft -> p999_ttft, ...)
+        if name:
             kw[name] = _num(metrics, key, mwhere, required=False)
         else:
             unknown[key] = value
@@ -270,20 +270,30 @@ def row_to_point(row: dict[str, Any], where: str, source_file: str, pitfalls: Co
     )
 
 
+def read_points(path: str | Path, pitfalls: Counter[str] | None = None,
+                default_date: str | None = None) -> list[Point]:
+    """Every row of an InferenceX benchmarks JSON file as a Point, in file order, without a store
+    (the SOL model's accuracy check reads the capture files this way)."""
+    p = Path(path)
+    rows = load_rows(p)
+    source_file = str(p.resolve())
+    counts = pitfalls if pitfalls is not None else Counter()
+    return [row_to_point(r, f"{p}: row {i}", source_file, counts, default_date) for i, r in enumerate(rows)]
+
+
 def import_inferencex(store: Store, path: str | Path, default_date: str | None = None) -> ImportReport:
     """Import every row of an InferenceX benchmarks JSON file; idempotent (see module doc).
 
     ``default_date`` (YYYY-MM-DD) dates rows that carry none (raw CI artifact rows).
     """
     p = Path(path)
-    rows = load_rows(p)
     source_file = str(p.resolve())
-    report = ImportReport(source="inferencex", file=source_file, rows=len(rows))
     pitfalls: Counter[str] = Counter()
-    points = [row_to_point(r, f"{p}: row {i}", source_file, pitfalls, default_date) for i, r in enumerate(rows)]
+    points = read_points(p, pitfalls, default_date)
+    report = ImportReport(source="inferencex", file=source_file, rows=len(points))
     write_points(store, points, report)
     runs = {pt.run_id: (pt.run_url, pt.date) for pt in points}
-    upsert_runs(store, [{"run_id": run_id, "name": url, "kind": "import", "status": "done", "started_at": date,
+    store.upsert_runs([{"run_id": run_id, "name": url, "kind": "import", "status": "done", "started_at": date,
                          "source_file": source_file, "note": "InferenceX GitHub Actions run"}
                         for run_id, (url, date) in sorted(runs.items())])
     report.pitfalls = dict(sorted(pitfalls.items()))

@@ -1,4 +1,8 @@
-"""Import ``vllm bench serve --save-result`` JSON (one object, or JSON lines from --append-result).
+"""Import ``vllm bench serve --save-result`` JSON (one object, or JSON lines from --append-result),
+and ``vllm bench sweep serve`` outputs: the experiment folder (every ``run=N.json`` below it), a
+combination's ``summary.json`` (a list of runs) or the experiment's ``summary.csv``. A sweep run's
+file is the same result object plus ``run_number`` and the swept parameters (serve parameters
+such as ``max_num_seqs`` land in ``extra``).
 
 Explicit mapping (vLLM reports milliseconds and whole-deployment throughput):
 
@@ -33,30 +37,57 @@ from pathlib import Path
 from typing import Any
 
 from servemark.errors import ServemarkError
-from servemark.metrics.summarize import FAILURE_FLAG_FRACTION
+from servemark.metrics.summarize import failure_flags
 from servemark.importers.common import ImportReport, stable_id, write_points
+from servemark.fields import FIELD_BY_NAME, INTVTY_STATS, VLLM_BENCH_MS
+from servemark.importers.peer_common import PeerContext
+from servemark.importers.peer_common import num as _f
 from servemark.point import Point
 from servemark.store import Store
 
 _BULK = ("input_lens", "output_lens", "ttfts", "itls", "latencies", "start_times", "queue_times",
          "generated_texts", "errors", "rps_change_events", "spec_decode_per_position_acceptance_rates")
 _STAT = re.compile(r"^(mean|median|std|p[\d.]+)_(ttft|tpot|itl|e2el)_ms$")
-_P_NAMES = {"p90": "p90", "p99": "p99", "p99.9": "p999"}
 
 
 @dataclass
-class VllmBenchContext:
+class VllmBenchContext(PeerContext):
     """What the result file does not say; options win over ``--metadata`` keys in the file."""
 
-    hardware: str | None = None
-    gpus: int | None = None
     engine: str = "vllm"
-    precision: str | None = None
     isl: int | None = None
     osl: int | None = None
 
 
+def _csv_value(v: str) -> Any:
+    if v == "":
+        return None
+    try:
+        f = float(v)
+    except ValueError:
+        return v
+    return int(f) if f.is_integer() and "." not in v and "e" not in v.lower() else f
+
+
+def _load_csv(path: Path) -> list[dict[str, Any]]:
+    """``summary.csv`` of a sweep: pandas' ``to_csv`` of the run objects (first column the index)."""
+    import csv
+
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or "total_token_throughput" not in rows[0]:
+        raise ServemarkError(f"{path}: not a vLLM sweep summary.csv (no 'total_token_throughput' column)")
+    return [{k: _csv_value(v) for k, v in r.items() if k} for r in rows]
+
+
 def _load(path: Path) -> list[dict[str, Any]]:
+    if path.is_dir():
+        files = sorted(path.rglob("run=*.json"))
+        if not files:
+            raise ServemarkError(f"{path}: a folder, but no vLLM sweep results (run=N.json) below it")
+        return [o for f in files for o in _load(f)]
+    if path.suffix == ".csv":
+        return _load_csv(path)
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -75,18 +106,6 @@ def _load(path: Path) -> list[dict[str, Any]]:
     if not objs or not all(isinstance(o, dict) for o in objs):
         raise ServemarkError(f"{path}: expected a vLLM bench serve result object (or JSON lines of them)")
     return objs
-
-
-def _f(obj: dict[str, Any], key: str, where: str, required: bool = False) -> float | None:
-    v = obj.get(key)
-    if v is None:
-        if required:
-            raise ServemarkError(f"{where}: missing key '{key}'")
-        return None
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise ServemarkError(f"{where}: key '{key}' is not a number ({v!r})") from None
 
 
 def result_to_point(obj: dict[str, Any], ctx: VllmBenchContext, where: str, source_file: str,
@@ -127,18 +146,16 @@ def result_to_point(obj: dict[str, Any], ctx: VllmBenchContext, where: str, sour
     kw: dict[str, Any] = {}
     other_pcts: dict[str, float] = {}
     for key, value in obj.items():
-        m = _STAT.match(key)
-        if not m or value is None:
+        if value is None or not _STAT.match(key):
             continue
-        stat, metric = m.groups()
-        target = "icl" if metric == "itl" else metric
-        if stat.startswith("p") and stat not in _P_NAMES:
-            other_pcts[key] = value
+        name = VLLM_BENCH_MS.get(key)  # the registry's map (p99.9_itl_ms -> p999_icl, ...)
+        if name is None:
+            other_pcts[key] = value  # a percentile the registry does not keep (p25, p95, ...)
             continue
-        name = f"{_P_NAMES.get(stat, stat)}_{target}"
         kw[name] = float(value) / 1000.0
-        if metric == "tpot" and stat != "std" and float(value) > 0:
-            kw[f"{_P_NAMES.get(stat, stat)}_intvty"] = 1000.0 / float(value)
+        f = FIELD_BY_NAME[name]
+        if f.metric == "tpot" and f.stat in INTVTY_STATS and float(value) > 0:
+            kw[f"{f.stat}_intvty"] = 1000.0 / float(value)
 
     rate = obj.get("request_rate")
     conc = obj.get("max_concurrency")
@@ -146,11 +163,9 @@ def result_to_point(obj: dict[str, Any], ctx: VllmBenchContext, where: str, sour
     dm = re.match(r"^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})$", date_raw)
     date = f"{dm[1]}-{dm[2]}-{dm[3]}" if dm else date_raw[:10]
     started = f"{date}T{dm[4]}:{dm[5]}:{dm[6]}" if dm else ""
-    flags = []
+    flags = failure_flags(num, failed)  # the same rule (and default limit) as servemark's own points
     if failed:
         pitfalls["failed_requests"] += 1
-        if num and failed / num > FAILURE_FLAG_FRACTION:  # the same rule as servemark's own points
-            flags.append("too_many_failures")
     known = {"date", "backend", "endpoint_type", "label", "model_id", "tokenizer_id", "num_prompts", "request_rate",
              "burstiness", "max_concurrency", "duration", "completed", "failed", "total_input_tokens",
              "total_output_tokens", "request_throughput", "output_throughput", "total_token_throughput",

@@ -1,7 +1,8 @@
 """Request records -> the metric fields of a Point (names are exactly Point field names).
 
 Only measured (non-warmup) records count. Latencies use successful requests; failures are
-counted with their kind, put in goodput's denominator, and flag the point above 5%.
+counted with their kind, put in goodput's denominator, and flag the point above the recipe's
+``max_failure_rate`` (:func:`failure_flags`, the one rule for measured and imported points).
 """
 
 from __future__ import annotations
@@ -18,8 +19,17 @@ from servemark.metrics.workload import cache_usage, is_good, schedule_lag_p99, s
 from servemark.point import INTVTY_STATS, POINT_FIELDS
 from servemark.records import RequestRecord
 
-FAILURE_FLAG_FRACTION = 0.05
-"""A point with more than this fraction of failed requests is flagged ``too_many_failures``."""
+DEFAULT_MAX_FAILURE_RATE = 0.05
+"""Default limit on the share of failed requests (InferenceX's threshold; a recipe may change it)."""
+
+
+def failure_flags(num_requests: int, failed: int, max_failure_rate: float = DEFAULT_MAX_FAILURE_RATE) -> list[str]:
+    """``["too_many_failures"]`` when more than ``max_failure_rate`` of the requests failed, else ``[]``.
+
+    The only place the rule lives: :func:`summarize` applies it with the recipe's limit (the sweep
+    passes it through and adds no second check) and the vLLM-bench importer with the default.
+    """
+    return ["too_many_failures"] if num_requests and failed / num_requests > max_failure_rate else []
 
 
 def _put(out: dict[str, Any], metric: str, values: list[float]) -> None:
@@ -49,7 +59,9 @@ def goodput(ok: list[RequestRecord], total: int, duration: float, slo: dict[str,
 
 def summarize(records: list[RequestRecord], gpu_count: int = 1, num_prefill_gpu: int | None = None,
               num_decode_gpu: int | None = None, slo: dict[str, float] | None = None,
-              client: dict[str, Any] | None = None) -> dict[str, Any]:
+              client: dict[str, Any] | None = None,
+              max_failure_rate: float = DEFAULT_MAX_FAILURE_RATE) -> dict[str, Any]:
+    """The metric fields of one point; ``max_failure_rate`` is the recipe's limit for ``too_many_failures``."""
     meas = [r for r in records if not r.warmup]
     ok = [r for r in meas if r.ok]
     failed = [r for r in meas if not r.ok]
@@ -95,13 +107,11 @@ def summarize(records: list[RequestRecord], gpu_count: int = 1, num_prefill_gpu:
 
     extra: dict[str, Any] = {"samples": {"requests_ok": len(ok), "tpot": len(tpots),
                                          "itl_tokens": sum(max(len(r.chunk_times) - 1, 0) for r in ok)}}
-    flags: list[str] = []
+    flags: list[str] = failure_flags(len(meas), len(failed), max_failure_rate)
     if failed:
         extra["failures"] = dict(Counter(r.error for r in failed))
         extra["failure_examples"] = {k: next(r.error_detail for r in failed if r.error == k)
                                      for k in extra["failures"]}
-    if meas and len(failed) / len(meas) > FAILURE_FLAG_FRACTION:
-        flags.append("too_many_failures")
     qd = [v for r in meas if (v := d.queue_delay(r)) is not None]
     if qd:
         a = np.asarray(qd) * 1e3

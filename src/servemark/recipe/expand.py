@@ -10,22 +10,27 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 from servemark.recipe.schema import Layout, Recipe, Scenario
 
 
 def recipe_hash(recipe: Recipe) -> str:
-    blob = json.dumps(recipe.model_dump(mode="json"), sort_keys=True).encode()
+    """Content hash of what the served points measure; ``ceiling:`` is left out (it adds a
+    measurement beside the points and changes none of them), so adding it keeps the identity."""
+    blob = json.dumps(recipe.model_dump(mode="json", exclude={"ceiling"}), sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
 class PlannedPoint:
+    """One point to measure. It carries the recipe's own :class:`Layout` and :class:`Scenario`
+    objects, so the sweep, the stored point and the SOL comparison read one typed layout."""
+
     index: int
     layout_index: int
-    layout: dict
-    scenario: dict
+    layout: Layout
+    scenario: Scenario
     conc: int
     """Closed loop: requests (multi_turn: sessions) in flight; 0 for rate and trace points."""
     num_requests: int
@@ -49,10 +54,12 @@ class PlannedPoint:
 
     @property
     def label(self) -> str:
-        return f"L{self.layout_index} {scenario_of(self).label} {self.load_label}"
+        return f"L{self.layout_index} {self.scenario.label} {self.load_label}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain JSON-ready form (``plan.json``, ``servemark plan``)."""
+        return {**{f.name: getattr(self, f.name) for f in fields(self)},
+                "layout": self.layout.model_dump(), "scenario": self.scenario.model_dump(mode="json")}
 
 
 def loads(recipe: Recipe, sc: Scenario) -> list[tuple[int, float | None]]:
@@ -72,7 +79,7 @@ def planned_point(recipe: Recipe, index: int, li: int, sc: Scenario, conc: int, 
     else:
         n = recipe.requests_per_point.count(conc or max(1, math.ceil(rate or 1)))
     return PlannedPoint(
-        index=index, layout_index=li, layout=recipe.layouts[li].model_dump(), scenario=sc.model_dump(mode="json"),
+        index=index, layout_index=li, layout=recipe.layouts[li], scenario=sc,
         conc=conc, num_requests=n, num_warmup=recipe.warmup.count(conc or max(1, math.ceil(rate or 1))),
         rate=rate, prefix_cache=sc.prefix_cache == "on", workload=sc.workload_key,
     )
@@ -88,11 +95,3 @@ def expand(recipe: Recipe) -> list[PlannedPoint]:
                 for conc, rate in loads(recipe, sc):
                     out.append(planned_point(recipe, len(out), li, sc, conc, rate))
     return out
-
-
-def layout_of(p: PlannedPoint) -> Layout:
-    return Layout.model_validate(p.layout)
-
-
-def scenario_of(p: PlannedPoint) -> Scenario:
-    return Scenario.model_validate(p.scenario)

@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from servemark.recipe.workload import PrefixCache, RandomWorkload, Slo, SloSearch, Workload, on_off, workload_key
 
+from servemark.metrics.summarize import DEFAULT_MAX_FAILURE_RATE
+
 ArgValue = str | int | float | bool | None
 
 
@@ -20,7 +22,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=False)
 
 
-class ModelSpec(Strict):
+class ServedModel(Strict):
+    """The model a recipe serves: its name, where its weights are, its tokenizer and API name."""
+
     name: str = Field(min_length=1)
     path: str = "auto"
     """``auto``: the model servemark builds itself (``servemark model build NAME``); else a local
@@ -50,8 +54,48 @@ class EngineSpec(Strict):
     """Disaggregated deployments: extra flags for the router / front end."""
 
 
+_SLURM_VALUE = r"[A-Za-z0-9_.:@%+,=/-]+"
+
+
+class SlurmSpec(Strict):
+    """``executor.slurm``: how the job is asked for. Values become ``#SBATCH`` lines and ``srun``
+    arguments, never shell text: each is checked to be one plain word."""
+
+    partition: str | None = Field(default=None, pattern=f"^{_SLURM_VALUE}$")
+    account: str | None = Field(default=None, pattern=f"^{_SLURM_VALUE}$")
+    qos: str | None = Field(default=None, pattern=f"^{_SLURM_VALUE}$")
+    time: str = Field(default="02:00:00", pattern=r"^[0-9]+(-[0-9]+)?(:[0-9]+){0,2}$")
+    """Wall-clock limit per job (array task), Slurm's ``[D-]HH:MM:SS``."""
+    nodes: int | None = Field(default=None, ge=1)
+    """Nodes per job; default: what the layout needs (prefill, decode and router roles placed by
+    the engine adapter, ``hardware.gpus_per_node`` GPUs per node)."""
+    gpus_per_node: int | None = Field(default=None, ge=1)
+    """``--gpus-per-node``; default: none requested (CPU clusters, or GPUs given by the partition)."""
+    cpus_per_task: int | None = Field(default=None, ge=1)
+    array_limit: int = Field(default=8, ge=1)
+    """Array tasks running at once (``--array=0-N%limit``)."""
+    sbatch_args: list[str] = Field(default_factory=list)
+    """Extra ``#SBATCH`` options, each one ``--name=value`` word (e.g. ``--exclusive``, ``--constraint=h200``)."""
+    servemark: list[str] | None = None
+    """How nodes start servemark (argv), default: this interpreter with ``-m servemark``; the run
+    folder (``--runs-dir``) must be on storage the nodes share."""
+
+    @field_validator("sbatch_args")
+    @classmethod
+    def _one_word_each(cls, v: list[str]) -> list[str]:
+        import re
+
+        for a in v:
+            if not re.fullmatch(r"--[a-z][a-z0-9-]*(=" + _SLURM_VALUE + ")?", a):
+                raise ValueError(f"each sbatch arg is one --option[=value] word without spaces or quotes, got {a!r}")
+        return v
+
+
 class ExecutorSpec(Strict):
-    kind: Literal["local", "docker", "podman", "enroot"] = "local"
+    kind: Literal["local", "docker", "podman", "enroot", "slurm"] = "local"
+    """``slurm``: submit the sweep as a Slurm job (``slurm`` below); an ``image`` then runs each
+    process in that container through pyxis (``srun --container-image``)."""
+    slurm: SlurmSpec | None = None
     image: str | None = None
     """Container image, pinned: a tag other than ``latest``, or a digest (``name@sha256:...``)."""
     shm_size: str = "16g"
@@ -74,6 +118,14 @@ class ExecutorSpec(Strict):
         if ":" not in tail or tail.endswith(":latest"):
             raise ValueError(f"pin the image to a version tag or digest, not {v!r} (benchmarks must be reproducible)")
         return v
+
+    @model_validator(mode="after")
+    def _slurm_section(self) -> "ExecutorSpec":
+        if self.slurm is not None and self.kind != "slurm":
+            raise ValueError("slurm: only with kind: slurm")
+        if self.kind == "slurm" and self.slurm is None:
+            self.slurm = SlurmSpec()
+        return self
 
     @field_validator("shm_size")
     @classmethod
@@ -275,10 +327,36 @@ class EvalsSpec(Strict):
     median); each check runs with that many requests in flight."""
 
 
+class CeilingSpec(Strict):
+    """``ceiling:``: the engine's own offline benchmark at the sweep's batches (docs/ceiling.md).
+
+    Present in a recipe, ``servemark run`` measures it after each layout's served points (the
+    server stopped, so the two never share the machine); ``servemark ceiling RECIPE`` measures only it.
+    """
+
+    batches: list[int] | None = None
+    """Batch sizes; null: the recipe's concurrencies (a ceiling per served point)."""
+    rounds: int = Field(default=2, ge=1)
+    """vLLM: prompts per batch size = batch x rounds (the engine keeps ``batch`` in flight)."""
+    warmup: bool = True
+    """vLLM: one batch of warm-up prompts before the timed ones (llama.cpp and SGLang warm up themselves)."""
+    args: dict[str, ArgValue] = Field(default_factory=dict)
+    """Extra flags for the benchmark tool, after servemark's (``null`` drops an engine arg it inherited)."""
+    timeout_s: float = Field(default=1800.0, gt=0)
+    """Wall-clock limit for one benchmark command."""
+
+    @field_validator("batches")
+    @classmethod
+    def _positive_unique(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (not v or any(b < 1 for b in v) or len(set(v)) != len(v)):
+            raise ValueError(f"batches must be unique integers >= 1, got {v}")
+        return v
+
+
 class Recipe(Strict):
     name: str = Field(min_length=1)
     description: str = ""
-    model: ModelSpec
+    model: ServedModel
     engine: EngineSpec
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     hardware: HardwareSpec = Field(default_factory=HardwareSpec)
@@ -301,10 +379,12 @@ class Recipe(Strict):
     warmup: WarmupCount = Field(default_factory=WarmupCount)
     api: Literal["completions", "chat"] = "completions"
     seed: int = 0
-    max_failure_rate: float = Field(default=0.05, ge=0, le=1)
+    max_failure_rate: float = Field(default=DEFAULT_MAX_FAILURE_RATE, ge=0, le=1)
     """A point with more failed requests than this share is flagged ``too_many_failures``."""
     evals: EvalsSpec | None = None
     """Accuracy gates (GSM8K, reference agreement); see docs/evals.md."""
+    ceiling: CeilingSpec | None = None
+    """The engine ceiling (engine's offline benchmark) measured with the sweep; see docs/ceiling.md."""
 
     @field_validator("concurrency", "rates")
     @classmethod

@@ -56,3 +56,47 @@ def points_table(points: list[Point], frontier_ids: set[str], title: str = "") -
         row += ["●" if p.point_id in frontier_ids else "", ", ".join(p.flags)]
         t.add_row(*row)
     return t
+
+
+LEVEL_COLUMNS = (
+    ("conc", "conc", "", "batch = concurrency"),
+    ("sol_tput_per_gpu", "SOL\ntok/s/GPU", ".1f", "speed of light (strict, at the point's interactivity)"),
+    ("ceiling_tput_per_gpu", "ceiling\ntok/s/GPU", ".1f", "engine's own offline benchmark"),
+    ("tput_per_gpu", "served\ntok/s/GPU", ".1f", "through the server"),
+    ("ceiling_over_sol", "ceiling\n÷ SOL", ".3f", ""),
+    ("served_over_ceiling", "served\n÷ ceiling", ".2f", ""),
+    ("served_over_sol", "served\n÷ SOL", ".3f", ""),
+    ("ceiling_intvty", "ceiling\ntok/s/user", ".1f", ""),
+    ("median_intvty", "served\ntok/s/user", ".1f", ""),
+)
+"""The three-level view (docs/ceiling.md): one row per point, the levels and the ratios between them."""
+
+
+def has_levels(points: list[Point]) -> bool:
+    return any(p.ceiling_tput_per_gpu is not None or p.sol_tput_per_gpu is not None for p in points)
+
+
+def levels_table(points: list[Point], title: str = "") -> Table:
+    """Speed of light -> engine ceiling -> served, per point; '-' where a level was not measured."""
+    t = Table(title=title or "Where the throughput goes: speed of light -> engine ceiling -> served",
+              header_style="bold", title_justify="left")
+    t.add_column("engine", justify="left")
+    for _, head, _, _ in LEVEL_COLUMNS:
+        t.add_column(head, justify="right")
+    for p in sorted(points, key=lambda p: (p.model, p.engine, p.isl, p.osl, p.conc)):
+        t.add_row(p.engine, *[str(getattr(p, k)) if not spec else _f(getattr(p, k), spec) for k, _, spec, _ in LEVEL_COLUMNS])
+    return t
+
+
+def ceiling_table(rows: list[dict], title: str) -> Table:
+    """Ceiling per batch beside the served point of the same configuration (newest), with the ratio."""
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for c in ("engine", "layout", "ISL/OSL", "batch", "ceiling\ntok/s/GPU", "ceiling out\ntok/s/GPU",
+              "ceiling\ntok/s/user", "served\ntok/s/GPU", "served\n÷ ceiling"):
+        t.add_column(c, justify="left" if c in ("engine", "layout") else "right")
+    for r in rows:
+        lay = f"TP{r['tp']}" + (f" EP{r['ep']}" if r["ep"] > 1 else "") + (f" PP{r['pp']}" if r["pp"] > 1 else "")
+        ratio = r["served"] / r["tput_per_gpu"] if r.get("served") and r["tput_per_gpu"] else None
+        t.add_row(r["engine"], lay, f"{r['isl']}/{r['osl']}", str(r["batch"]), _f(r["tput_per_gpu"], ",.1f"),
+                  _f(r["output_tput_per_gpu"], ",.1f"), _f(r["intvty"], ",.1f"), _f(r.get("served"), ",.1f"), _f(ratio, ".2f"))
+    return t

@@ -4,7 +4,7 @@ breakdown, strict and calibrated SOL frontiers, and measured / SOL for stored po
 Entry points other stages use::
 
     from servemark.sol.hardware import load_catalogue, Accelerator
-    from servemark.sol.model_spec import ModelSpec, load_model_spec
+    from servemark.modelspec.architecture import ModelArchitecture, load_architecture
     from servemark.sol.frontier import sol_frontier
     from servemark.sol.decode_bound import decode_step_floor_s, max_decode_intvty
 

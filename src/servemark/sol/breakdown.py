@@ -25,7 +25,8 @@ from dataclasses import asdict, dataclass, field
 
 from servemark.errors import ServemarkError
 from servemark.sol.hardware import Accelerator, load_catalogue
-from servemark.sol.model_spec import PUBLISHED, ModelSpec, load_model_spec
+from servemark.modelspec.catalogue import PUBLISHED
+from servemark.modelspec.architecture import ModelArchitecture, load_architecture
 from servemark.sol.precision import profile_for
 from servemark.sol.serving import experts_touched
 
@@ -68,21 +69,21 @@ class PhaseBreakdown:
         return asdict(self)
 
 
-def _article_non_attn_active(spec: ModelSpec) -> float:
+def _article_non_attn_active(spec: ModelArchitecture) -> float:
     pub = PUBLISHED.get(spec.name, {}).get("active")
     if pub is None:
         return float(spec.active_params_with_embedding - spec.attn_params)
     return (pub - round(spec.attn_params / 1e9, 1)) * 1e9
 
 
-def breakdown(model: str | ModelSpec, hw: str | Accelerator, precision: str = "fp8", phase: str = "decode",
+def breakdown(model: str | ModelArchitecture, hw: str | Accelerator, precision: str = "fp8", phase: str = "decode",
               isl: int = 1024, osl: int = 0, batch: int = 1, kv_len: int | None = None, tp: int = 1, ep: int = 1,
               mode: str = "corrected") -> PhaseBreakdown:
     """Per-GPU demand of one phase and the time each resource alone would take.
 
     prefill: ``batch`` prompts of ``isl`` tokens. decode: one step of ``batch`` sequences at
     ``kv_len`` cached tokens (default isl + osl). The deployment has max(tp, ep) GPUs."""
-    spec = model if isinstance(model, ModelSpec) else load_model_spec(model)
+    spec = model if isinstance(model, ModelArchitecture) else load_architecture(model)
     acc = hw if isinstance(hw, Accelerator) else load_catalogue()[hw]
     if phase not in ("prefill", "decode"):
         raise ServemarkError(f"phase must be prefill or decode, not {phase!r}")

@@ -23,7 +23,7 @@ from servemark.sol.frontier import curves
 from servemark.sol.hardware import load_catalogue
 from servemark.sol.layout import DEFAULT_CALIBRATED, Efficiency
 from servemark.sol.measured import PointConfig, supported
-from servemark.sol.model_spec import load_model_spec
+from servemark.modelspec.architecture import load_architecture
 from servemark.sol.serving import curve
 
 # parameter -> candidate multipliers (or values) tried around the current value
@@ -67,7 +67,7 @@ def predict(points: list[PointConfig], eff: Efficiency, n_points: int = 40) -> t
     cat = load_catalogue()
     for members in _groups(points).values():
         pc0 = members[0]
-        spec = load_model_spec(pc0.model)
+        spec = load_architecture(pc0.model)
         cs = curves(spec, cat[pc0.hardware], pc0.precision, pc0.isl, pc0.osl, pc0.own_layouts(),
                     mode="calibrated", efficiency=eff.for_framework(pc0.framework), range_ratio=pc0.range_ratio,
                     n_points=n_points)
@@ -102,7 +102,7 @@ def predict_at_conc(points: list[PointConfig], eff: Efficiency,
     pred_i: dict[str, float] = {}
     for members in (groups if groups is not None else _groups(points)).values():
         pc0 = members[0]
-        spec = load_model_spec(pc0.model)
+        spec = load_architecture(pc0.model)
         hw = cat[pc0.hardware]
         eff_fw = eff.for_framework(pc0.framework)
         b = np.array([m.batch_per_gpu for m in members])

@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from servemark import paths
-from servemark.cli import app
+from servemark.cli_options import DB_OPTION, db_path, json_option
 from servemark.errors import ServemarkError
+from servemark.store import Store
 
-sol_app = typer.Typer(help="Speed of light: hardware catalogue, four-resource breakdown, SOL frontiers, measured / SOL.",
+app = typer.Typer(help="Speed of light: hardware catalogue, four-resource breakdown, SOL frontiers, measured / SOL.",
                       no_args_is_help=True)
-app.add_typer(sol_app, name="sol")
+gpu_data_app = typer.Typer()
+"""``servemark gpu-data``: a top-level command, kept with the SOL overlay it computes."""
 out = Console()
 
-DB_OPT = typer.Option(None, "--db", help="Results store (DuckDB). Default: $SERVEMARK_DB or ~/.cache/servemark/servemark.duckdb.")
-JSON_OPT = typer.Option(False, "--json", help="Print JSON instead of a table.")
+JSON_OPT = json_option("Print JSON instead of a table.")
 
 
 def _print_json(obj: Any) -> None:
@@ -43,7 +43,7 @@ def _table(title: str, cols: list[str], rows: list[list[Any]]) -> None:
     out.print(t)
 
 
-@sol_app.command("hardware")
+@app.command("hardware")
 def hardware_cmd(as_json: bool = JSON_OPT) -> None:
     """The hardware catalogue (dense peaks, per-direction links; every value has a source and date)."""
     from servemark.sol.hardware import NUMERIC_FIELDS, load_catalogue
@@ -60,14 +60,14 @@ def hardware_cmd(as_json: bool = JSON_OPT) -> None:
            "fp8_dense_tflops", "fp4_dense_tflops", "scaleup_gbps_per_direction", "domain_gpus", "tdp_w"], rows)
 
 
-@sol_app.command("model")
+@app.command("model")
 def model_cmd(model: str = typer.Argument(..., help="Shipped name (e.g. deepseek-r1, dsr1) or a config.json path."),
               as_json: bool = JSON_OPT) -> None:
     """Parameter counts and cache size of a model spec."""
-    from servemark.sol.model_spec import load_model_spec
+    from servemark.modelspec.architecture import load_architecture
     from servemark.sol.precision import profile_for
 
-    s = load_model_spec(model)
+    s = load_architecture(model)
     kv = {p: float(profile_for(s, p, "realistic").kv_bytes_per_token_layer(s).sum()) for p in ("bf16", "fp8")}
     d = {"name": s.name, "source": s.source, "layers": s.n_layers, "total_params": s.total_params,
          "active_params": s.active_params, "active_params_with_embedding": s.active_params_with_embedding,
@@ -80,7 +80,7 @@ def model_cmd(model: str = typer.Argument(..., help="Shipped name (e.g. deepseek
     _table(f"model {s.name}", ["key", "value"], [[k, v] for k, v in d.items()])
 
 
-@sol_app.command("breakdown")
+@app.command("breakdown")
 def breakdown_cmd(
     model: str = typer.Argument(...), hardware: str = typer.Argument(...),
     precision: str = typer.Option("fp8", "--precision"), phase: str = typer.Option("decode", "--phase"),
@@ -106,7 +106,7 @@ def breakdown_cmd(
         out.print(f"  ! {f}")
 
 
-@sol_app.command("frontier")
+@app.command("frontier")
 def frontier_cmd(
     model: str = typer.Argument(...), hardware: str = typer.Argument(...),
     precision: str = typer.Option("fp8", "--precision"), isl: int = typer.Option(1024, "--isl"),
@@ -114,7 +114,7 @@ def frontier_cmd(
     gpus: str = typer.Option("", "--gpus", help="Comma-separated GPU counts per instance (default: 1..scale-up domain)."),
     no_mtp: bool = typer.Option(False, "--no-mtp", help="Leave speculative decoding out."),
     write: bool = typer.Option(False, "--write", help="Store the frontier in sol_frontiers."),
-    db: Path = DB_OPT, as_json: bool = JSON_OPT,
+    db: Path = DB_OPTION, as_json: bool = JSON_OPT,
 ) -> None:
     """The SOL frontier: best tput/GPU (input+output) at each interactivity (tok/s/user)."""
     from servemark.sol.frontier import _resolve, default_layouts, sol_frontier
@@ -128,7 +128,7 @@ def frontier_cmd(
         from servemark.sol.store import write_frontier
         from servemark.store import Store
 
-        with Store(db or paths.default_db()) as st:
+        with Store(db_path(db)) as st:
             # stored under the names as typed, so they can match the points' model and hardware
             write_frontier(st, model, hardware, precision, isl, osl, kind, pts, load_catalogue().version)
     if as_json:
@@ -141,8 +141,8 @@ def frontier_cmd(
            [[p.intvty, p.tput_per_gpu, p.conc, p.layout.label()] for p in pts[::step]])
 
 
-@sol_app.command("check")
-def check_cmd(db: Path = DB_OPT, kind: str = typer.Option("strict", "--kind", help="strict or calibrated"),
+@app.command("check")
+def check_cmd(db: Path = DB_OPTION, kind: str = typer.Option("strict", "--kind", help="strict or calibrated"),
               write_frontiers: bool = typer.Option(True, "--frontiers/--no-frontiers",
                                                    help="Also store strict and calibrated frontiers per scenario."),
               as_json: bool = JSON_OPT) -> None:
@@ -153,7 +153,7 @@ def check_cmd(db: Path = DB_OPT, kind: str = typer.Option("strict", "--kind", he
     from servemark.sol.store import write_fractions, write_frontier
     from servemark.store import Store
 
-    path = db or paths.default_db()
+    path = db_path(db)
     if not Path(path).exists():
         raise ServemarkError(f"no results store at {path} (run a sweep or an import first)")
     with Store(path) as st:
@@ -188,3 +188,21 @@ def check_cmd(db: Path = DB_OPT, kind: str = typer.Option("strict", "--kind", he
     skipped = [f for f in fr if f.fraction is None]
     if skipped:
         out.print(f"not judged: {len(skipped)} (e.g. {skipped[0].note})")
+
+
+@gpu_data_app.command("gpu-data")
+def gpu_data_cmd(
+    db: Optional[Path] = DB_OPTION,
+    root: Optional[Path] = typer.Option(None, "--root", help="Folder of GPU datasets (default: data/gpu of this checkout)."),
+) -> None:
+    """Import the measured GPU datasets (data/gpu) with their speed-of-light overlay into the store."""
+    from servemark.errors import ServemarkError
+    from servemark.sol.gpu_data import data_root, import_all
+
+    where = root or data_root()
+    with Store(db_path(db)) as store:
+        done = import_all(store, where)
+    if not done:
+        raise ServemarkError(f"no GPU datasets (points.parquet) under {where}")
+    for name, n in done.items():
+        typer.echo(f"{name}: {n} points")

@@ -14,8 +14,8 @@ import numpy as np
 
 from servemark.errors import ServemarkError
 from servemark.sol.hardware import Accelerator, load_catalogue
-from servemark.sol.layout import DEFAULT_CALIBRATED, STRICT, Efficiency, Layout
-from servemark.sol.model_spec import ModelSpec, load_model_spec
+from servemark.sol.layout import DEFAULT_CALIBRATED, STRICT, Efficiency, CandidateLayout
+from servemark.modelspec.architecture import ModelArchitecture, load_architecture
 from servemark.sol.serving import Curve, curve
 
 MAX_MTP_K = 3
@@ -28,11 +28,11 @@ class FrontierPoint(NamedTuple):
     tput_per_gpu: float
     """tok/s/GPU, input + output"""
     conc: float
-    layout: Layout
+    layout: CandidateLayout
 
 
-def default_layouts(spec: ModelSpec, hw: Accelerator, mtp: bool | None = None,
-                    gpu_counts: Sequence[int] | None = None) -> list[Layout]:
+def default_layouts(spec: ModelArchitecture, hw: Accelerator, mtp: bool | None = None,
+                    gpu_counts: Sequence[int] | None = None) -> list[CandidateLayout]:
     """Aggregated and disaggregated layouts over GPU counts 1..domain (powers of two and the
     domain size), with MTP depths 0..3 when the model has MTP layers."""
     if gpu_counts is None:
@@ -46,15 +46,15 @@ def default_layouts(spec: ModelSpec, hw: Accelerator, mtp: bool | None = None,
         moe = spec.is_moe
         for k in ks:
             for disagg in (False, True):
-                out.append(Layout(n_gpu=n, tp=n, ep=n if moe else 1, dp_attention=moe and n > 1,
+                out.append(CandidateLayout(n_gpu=n, tp=n, ep=n if moe else 1, dp_attention=moe and n > 1,
                                   disagg=disagg, mtp_k=k))
                 if moe and n > 1:
-                    out.append(Layout(n_gpu=n, tp=n, ep=1, dp_attention=False, disagg=disagg, mtp_k=k))
+                    out.append(CandidateLayout(n_gpu=n, tp=n, ep=1, dp_attention=False, disagg=disagg, mtp_k=k))
     return out
 
 
-def _resolve(model: str | ModelSpec, hw: str | Accelerator) -> tuple[ModelSpec, Accelerator]:
-    spec = model if isinstance(model, ModelSpec) else load_model_spec(model)
+def _resolve(model: str | ModelArchitecture, hw: str | Accelerator) -> tuple[ModelArchitecture, Accelerator]:
+    spec = model if isinstance(model, ModelArchitecture) else load_architecture(model)
     acc = hw if isinstance(hw, Accelerator) else load_catalogue()[hw]
     return spec, acc
 
@@ -73,8 +73,8 @@ def _fitted_or_default() -> Efficiency:
     return load_fitted() or DEFAULT_CALIBRATED
 
 
-def curves(model: str | ModelSpec, hw: str | Accelerator, precision: str, isl: float, osl: float,
-           layouts: Iterable[Layout] | None = None, mode: str = "strict", efficiency: Efficiency | None = None,
+def curves(model: str | ModelArchitecture, hw: str | Accelerator, precision: str, isl: float, osl: float,
+           layouts: Iterable[CandidateLayout] | None = None, mode: str = "strict", efficiency: Efficiency | None = None,
            range_ratio: float = 0.8, n_points: int = 64) -> list[Curve]:
     spec, acc = _resolve(model, hw)
     eff = _efficiency(mode, efficiency)
@@ -95,8 +95,8 @@ def pareto(points: list[FrontierPoint]) -> list[FrontierPoint]:
     return sorted(out, key=lambda p: p.intvty)
 
 
-def sol_frontier(model: str | ModelSpec, hw: str | Accelerator, precision: str, isl: float, osl: float,
-                 layouts: Iterable[Layout] | None = None, mode: str = "strict",
+def sol_frontier(model: str | ModelArchitecture, hw: str | Accelerator, precision: str, isl: float, osl: float,
+                 layouts: Iterable[CandidateLayout] | None = None, mode: str = "strict",
                  efficiency: Efficiency | None = None, range_ratio: float = 0.8,
                  n_points: int = 64) -> list[FrontierPoint]:
     """The SOL frontier as (intvty tok/s/user, tput_per_gpu tok/s/GPU, conc, layout), by intvty."""
@@ -120,7 +120,7 @@ def curve_at(cv: Curve, intvty: np.ndarray) -> np.ndarray:
     return np.where(q > cv.intvty.max() * (1 + 1e-12), 0.0, out)
 
 
-def sol_at(curves_: list[Curve], intvty: Sequence[float] | np.ndarray) -> tuple[np.ndarray, list[Layout | None]]:
+def sol_at(curves_: list[Curve], intvty: Sequence[float] | np.ndarray) -> tuple[np.ndarray, list[CandidateLayout | None]]:
     """SOL throughput per GPU at each interactivity, and the layout attaining it."""
     q = np.asarray(intvty, dtype=float)
     if not curves_:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, replace
 
 
 @dataclass(frozen=True)
-class Layout:
+class CandidateLayout:
     """How one serving instance is laid out.
 
     ``n_gpu`` is the GPUs of one aggregated instance, or of one *decode* instance when
@@ -44,7 +44,7 @@ class Layout:
             parts.append(f"p:d={self.prefill_per_decode_gpu:.2f}")
         return "-".join(parts)
 
-    def with_(self, **kw) -> "Layout":
+    def with_(self, **kw) -> "CandidateLayout":
         return replace(self, **kw)
 
 

@@ -13,17 +13,19 @@ reported as a violation, never clipped.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
 from servemark.point import Point
+from servemark.recipe.schema import Layout as RecipeLayout
 from servemark.sol.frontier import MAX_MTP_K, curves, sol_at
 from servemark.sol.hardware import load_catalogue
-from servemark.sol.layout import Efficiency, Layout
-from servemark.sol.model_spec import canonical_name, load_model_spec
+from servemark.sol.layout import Efficiency, CandidateLayout
+from servemark.modelspec.architecture import load_architecture
+from servemark.modelspec.catalogue import canonical_name
 
 
 @dataclass(frozen=True)
@@ -60,64 +62,75 @@ class PointConfig:
         return (self.model, self.hardware, self.precision, self.isl, self.osl, self.n_instance, self.mtp,
                 self.range_ratio)
 
-    def own_layouts(self) -> list[Layout]:
+    def own_layouts(self) -> list[CandidateLayout]:
         """The point's own layout (calibrated estimate), one per MTP depth when it uses MTP."""
         ks = range(1, MAX_MTP_K + 1) if self.mtp else [0]
-        return [Layout(n_gpu=self.n_instance, tp=self.tp, ep=self.ep, dp_attention=self.dp_attention,
+        return [CandidateLayout(n_gpu=self.n_instance, tp=self.tp, ep=self.ep, dp_attention=self.dp_attention,
                        disagg=self.disagg, mtp_k=k,
                        prefill_per_decode_gpu=self.prefill_per_decode_gpu if self.disagg else None) for k in ks]
 
 
-def strict_layouts(pc: PointConfig) -> list[Layout]:
+def strict_layouts(pc: PointConfig) -> list[CandidateLayout]:
     ks = range(1, MAX_MTP_K + 1) if pc.mtp else [0]
-    return [Layout(n_gpu=pc.n_instance, disagg=d, mtp_k=k) for k in ks for d in (False, True)]
+    return [CandidateLayout(n_gpu=pc.n_instance, disagg=d, mtp_k=k) for k in ks for d in (False, True)]
 
 
 # ---- readers ----------------------------------------------------------------------------------
-def _instance_from_inferencex(r: dict[str, Any]) -> tuple[int, float | None]:
-    if not r.get("disagg"):
-        return int(r.get("decode_tp") or r.get("tp") or 1), None
-    n_dec = int(r.get("num_decode_gpu") or r.get("decode_tp") or 1)
-    n_pre = int(r.get("num_prefill_gpu") or 0)
-    workers = int(r.get("decode_num_workers") or 0)
-    inst = max(1, n_dec // workers) if workers else n_dec
-    ratio = n_pre / n_dec if (n_pre and workers) else None
-    return inst, ratio
-
-
-def from_inferencex_row(r: dict[str, Any], point_id: str = "") -> PointConfig:
-    m = r.get("metrics", r)
-    inst, ratio = _instance_from_inferencex(r)
-    intvty = m.get("median_intvty") or (1.0 / m["median_tpot"] if m.get("median_tpot") else 0.0)
-    return PointConfig(
-        point_id=point_id, model=str(r["model"]), hardware=str(r["hardware"]), precision=str(r["precision"]),
-        isl=int(r["isl"]), osl=int(r["osl"]), n_instance=inst, tp=int(r.get("decode_tp") or 1),
-        ep=int(r.get("decode_ep") or 1), dp_attention=bool(r.get("decode_dp_attention")),
-        disagg=bool(r.get("disagg")), mtp=str(r.get("spec_method", "none")) not in ("none", "", "None"),
-        prefill_per_decode_gpu=ratio, conc=int(r["conc"]), intvty=float(intvty or 0.0),
-        tput_per_gpu=float(m["tput_per_gpu"]), framework=str(r.get("framework", "")),
-        n_decode_total=int(r.get("num_decode_gpu") or inst) if r.get("disagg") else inst,
-    )
-
-
 def load_inferencex_rows(folder: str | Path) -> list[PointConfig]:
-    """Both InferenceX capture files as PointConfigs (ids: file stem + row index)."""
+    """Both InferenceX capture files as PointConfigs (ids: file stem + row index, so a row in both
+    files stays two rows). The importer parses the rows; this only reads the Points it returns."""
+    from servemark.importers.inferencex import read_points
+
     out = []
     for name in ("benchmarks.json", "benchmarks-history.json"):
         p = Path(folder) / name
         if not p.exists():
             continue
-        for i, r in enumerate(json.loads(p.read_text())):
-            out.append(from_inferencex_row(r, f"{p.stem}:{i}"))
+        out.extend(replace(from_point(pt), point_id=f"{p.stem}:{i}") for i, pt in enumerate(read_points(p)))
     return out
 
 
-def from_point(p: Point) -> PointConfig:
-    """A stored point (imported from InferenceX, or measured by servemark).
+def _from_recipe_layout(p: Point, lay: RecipeLayout) -> PointConfig:
+    """A point servemark measured: its layout is the recipe's typed one."""
+    if lay.disaggregated:
+        dec, pre = lay.decode, lay.prefill
+        inst, tp, ep, dpa = dec.gpus_per_worker, dec.tp, dec.ep, dec.dp_attention
+        ratio, n_decode_total = pre.gpus / dec.gpus, dec.gpus
+    else:
+        inst = tp_pp = lay.tp * lay.pp
+        tp, ep, dpa, ratio, n_decode_total = lay.tp, lay.ep, lay.dp_attention, None, tp_pp
+    return _config(p, inst, tp, ep, dpa, ratio, n_decode_total, mtp=lay.spec_method != "none")
 
-    Disaggregated layouts come from the point's ``workers`` JSON (``{"decode": {"tp", "ep",
-    "dp_attention", "num_workers"}, "prefill": {...}}``, as the InferenceX importer writes it).
-    InferenceX points use its request-length range ratio 0.8 when the point does not say."""
+
+def _config(p: Point, inst: int, tp: int, ep: int, dp_attention: bool, ratio: float | None,
+            n_decode_total: int, mtp: bool) -> PointConfig:
+    intvty = p.median_intvty or (1.0 / p.median_tpot if p.median_tpot else 0.0)
+    rr = p.random_range_ratio if p.random_range_ratio is not None else 1.0
+    if p.source == "inferencex" and rr == 1.0:
+        rr = 0.8
+    return PointConfig(
+        point_id=p.point_id, model=p.model, hardware=p.hardware, precision=p.precision or "bf16",
+        isl=int(p.isl), osl=int(p.osl), n_instance=int(inst), tp=int(tp), ep=int(ep), dp_attention=bool(dp_attention),
+        disagg=bool(p.disagg), mtp=mtp, prefill_per_decode_gpu=ratio, conc=int(p.conc),
+        intvty=float(intvty or 0.0), tput_per_gpu=float(p.tput_per_gpu or 0.0), range_ratio=float(rr),
+        framework=p.engine, n_decode_total=int(n_decode_total),
+    )
+
+
+def from_point(p: Point) -> PointConfig:
+    """A stored point, read from its own fields (no detour through an InferenceX row).
+
+    A point servemark measured carries the recipe's typed layout (``Point.layout``). An imported
+    point has the flat fields, and for a disaggregated one the ``workers`` JSON the InferenceX
+    importer writes (``{"decode": {"tp", "ep", "dp_attention", "num_workers"}, "prefill": {...}}``):
+    one decode instance is the decode GPUs over the decode workers. InferenceX points use its
+    request-length range ratio 0.8 when the point does not say."""
+    mtp = (p.spec_method or "none") != "none"
+    if p.layout:
+        try:
+            return _from_recipe_layout(p, RecipeLayout.model_validate(p.layout))
+        except ValueError:
+            pass  # a layout this version cannot read: fall back to the flat fields
     workers: dict[str, Any] = {}
     if p.workers:
         try:
@@ -126,26 +139,20 @@ def from_point(p: Point) -> PointConfig:
         except (TypeError, json.JSONDecodeError):
             workers = {}
     dec = workers.get("decode") if isinstance(workers.get("decode"), dict) else {}
-    row = {
-        "disagg": p.disagg, "decode_tp": dec.get("tp") or p.tp, "decode_ep": dec.get("ep") or p.ep,
-        "num_decode_gpu": p.num_decode_gpu or p.gpu_count, "num_prefill_gpu": p.num_prefill_gpu or 0,
-        "decode_num_workers": dec.get("num_workers") or 0,
-    }
-    inst, ratio = _instance_from_inferencex(row)
-    if not p.disagg:
+    tp = int(dec.get("tp") or p.tp or 1)
+    ep = int(dec.get("ep") or p.ep or 1)
+    ratio = None
+    if p.disagg:
+        n_dec = int(p.num_decode_gpu or p.gpu_count or tp)
+        n_pre = int(p.num_prefill_gpu or 0)
+        n_workers = int(dec.get("num_workers") or 0)
+        inst = max(1, n_dec // n_workers) if n_workers else n_dec
+        ratio = n_pre / n_dec if (n_pre and n_workers) else None
+        n_decode_total = int(p.num_decode_gpu or p.gpu_count or inst)
+    else:
         inst = max(1, int(p.tp or 1) * int(p.pp or 1))
-    intvty = p.median_intvty or (1.0 / p.median_tpot if p.median_tpot else 0.0)
-    rr = p.random_range_ratio if p.random_range_ratio is not None else 1.0
-    if p.source == "inferencex" and rr == 1.0:
-        rr = 0.8
-    return PointConfig(
-        point_id=p.point_id, model=p.model, hardware=p.hardware, precision=p.precision or "bf16",
-        isl=int(p.isl), osl=int(p.osl), n_instance=inst, tp=int(row["decode_tp"] or 1), ep=int(row["decode_ep"] or 1),
-        dp_attention=bool(dec.get("dp_attention", p.dp_attention)), disagg=bool(p.disagg),
-        mtp=(p.spec_method or "none") != "none", prefill_per_decode_gpu=ratio, conc=int(p.conc),
-        intvty=float(intvty or 0.0), tput_per_gpu=float(p.tput_per_gpu or 0.0), range_ratio=float(rr),
-        framework=p.engine, n_decode_total=int(row["num_decode_gpu"] or inst) if p.disagg else inst,
-    )
+        n_decode_total = inst
+    return _config(p, inst, tp, ep, bool(dec.get("dp_attention", p.dp_attention)), ratio, n_decode_total, mtp)
 
 
 # ---- measured / SOL -----------------------------------------------------------------------------
@@ -189,7 +196,7 @@ def fractions(points: Iterable[PointConfig], kind: str = "strict", efficiency: E
         groups.setdefault(key, []).append(pc)
     for key, members in groups.items():
         pc0 = members[0]
-        spec = load_model_spec(pc0.model)
+        spec = load_architecture(pc0.model)
         hw = load_catalogue()[pc0.hardware]
         lays = strict_layouts(pc0) if kind == "strict" else pc0.own_layouts()
         eff = None

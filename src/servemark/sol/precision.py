@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from servemark.sol.hardware import _norm_precision
-from servemark.sol.model_spec import ModelSpec
+from servemark.modelspec.architecture import ModelArchitecture
 
 BYTES_PER_PARAM = {
     "fp32": 4.0,
@@ -49,20 +49,20 @@ class PrecisionProfile:
     mla_kv_layout_bytes: float | None = None
     """Whole-token-per-layer MLA cache size when the layout is not elems x bytes (656 B)."""
 
-    def weight_bytes_dense(self, spec: ModelSpec) -> float:
+    def weight_bytes_dense(self, spec: ModelArchitecture) -> float:
         """Bytes of the always-read weights (attention, dense FFN/shared experts, routers, lm_head)."""
         return (spec.attn_params * self.attn_bytes + spec.dense_ffn_params * self.dense_ffn_bytes
                 + spec.router_params * self.attn_bytes + spec.lm_head_params * self.lm_head_bytes)
 
-    def weight_bytes_total(self, spec: ModelSpec) -> float:
+    def weight_bytes_total(self, spec: ModelArchitecture) -> float:
         return self.weight_bytes_dense(spec) + spec.expert_params_total * self.expert_bytes
 
-    def expert_bytes_each(self, spec: ModelSpec) -> float:
+    def expert_bytes_each(self, spec: ModelArchitecture) -> float:
         """Bytes of one routed expert summed over all MoE layers / number of MoE layers (mean)."""
         moe = spec.moe_layers
         return (sum(l.expert_params for l in moe) / len(moe)) * self.expert_bytes if moe else 0.0
 
-    def kv_bytes_per_token_layer(self, spec: ModelSpec):
+    def kv_bytes_per_token_layer(self, spec: ModelArchitecture):
         import numpy as np
 
         elems = spec.kv_elems_per_token()
@@ -71,7 +71,7 @@ class PrecisionProfile:
         return elems * self.kv_bytes_per_elem
 
 
-def profile_for(spec: ModelSpec, precision: str, profile: str = "strict") -> PrecisionProfile:
+def profile_for(spec: ModelArchitecture, precision: str, profile: str = "strict") -> PrecisionProfile:
     """The byte sizes a run labelled ``precision`` (``bf16``, ``fp8``, ``fp4``) reads."""
     p = _norm_precision(precision)
     if profile == "strict":

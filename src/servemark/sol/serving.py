@@ -26,14 +26,14 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from servemark.sol.hardware import Accelerator
-from servemark.sol.layout import STRICT, Efficiency, Layout
-from servemark.sol.model_spec import ModelSpec
+from servemark.sol.layout import STRICT, Efficiency, CandidateLayout
+from servemark.modelspec.architecture import ModelArchitecture
 from servemark.sol.precision import profile_for
 
 
 @dataclass
 class Curve:
-    layout: Layout
+    layout: CandidateLayout
     intvty: np.ndarray
     """tok/s/user (= AL / step time)."""
     tput_per_gpu: np.ndarray
@@ -81,7 +81,7 @@ def _coll_latency(hw: Accelerator, n: int, eff: Efficiency) -> float:
     return eff.t_collective_s * np.log2(max(n, 2)) * (eff.internode_latency_x if n > hw.domain else 1.0)
 
 
-def curve(spec: ModelSpec, hw: Accelerator, precision: str, isl: float, osl: float, layout: Layout,
+def curve(spec: ModelArchitecture, hw: Accelerator, precision: str, isl: float, osl: float, layout: CandidateLayout,
           eff: Efficiency = STRICT, range_ratio: float = 0.8, n_points: int = 64,
           batch_per_gpu: np.ndarray | None = None) -> Curve:
     strict = eff.strict

@@ -50,20 +50,11 @@ def write_frontier(store, model: str, hardware: str, precision: str, isl: int, o
     ensure_tables(store)
     fid = frontier_id(model, hardware, precision, isl, osl, kind)
     now = _now()
-    rows = [[fid, model, hardware, precision, int(isl), int(osl), kind, "disagg" if p.layout.disagg else "agg",
-             p.layout.label(), float(p.conc), float(p.intvty), float(p.tput_per_gpu), now, int(p.layout.n_gpu),
-             int(p.layout.mtp_k), catalogue_version] for p in points]
-    cols = list(FRONTIER_COLUMNS)
-    store.con.execute("BEGIN")
-    try:
-        store.con.execute("DELETE FROM sol_frontiers WHERE frontier_id = ?", [fid])
-        if rows:
-            store.con.executemany(
-                f"INSERT INTO sol_frontiers ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})", rows)
-        store.con.execute("COMMIT")
-    except Exception:
-        store.con.execute("ROLLBACK")
-        raise
+    rows = [dict(zip(FRONTIER_COLUMNS, [
+        fid, model, hardware, precision, int(isl), int(osl), kind, "disagg" if p.layout.disagg else "agg",
+        p.layout.label(), float(p.conc), float(p.intvty), float(p.tput_per_gpu), now, int(p.layout.n_gpu),
+        int(p.layout.mtp_k), catalogue_version])) for p in points]
+    store.replace_where("sol_frontiers", "frontier_id", fid, rows, FRONTIER_COLUMNS)
     return fid
 
 
@@ -76,19 +67,11 @@ def write_fractions(store, fractions: Iterable[Fraction]) -> int:
         c = f.config
         frac = f.fraction if (f.fraction is None or f.fraction != float("inf")) else None
         note = f.note
-        rows.append([f.point_id, f.kind, f.sol_tput_per_gpu, frac, note, f.layout,
-                     c.intvty if c else None, c.tput_per_gpu if c else None, c.hardware if c else None, now])
-    if not rows:
-        return 0
-    cols = list(FRACTION_COLUMNS)
-    store.con.execute("BEGIN")
-    try:
-        for r in rows:
-            store.con.execute("DELETE FROM sol_point_fractions WHERE point_id = ? AND kind = ?", [r[0], r[1]])
-        store.con.executemany(
-            f"INSERT INTO sol_point_fractions ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})", rows)
-        store.con.execute("COMMIT")
-    except Exception:
-        store.con.execute("ROLLBACK")
-        raise
-    return len(rows)
+        rows.append(dict(zip(FRACTION_COLUMNS, [
+            f.point_id, f.kind, f.sol_tput_per_gpu, frac, note, f.layout,
+            c.intvty if c else None, c.tput_per_gpu if c else None, c.hardware if c else None, now])))
+    n = store.upsert_rows("sol_point_fractions", rows, FRACTION_COLUMNS, ("point_id", "kind"))
+    from servemark.ceiling import levels
+
+    levels.refresh(store)  # the points' sol_tput_per_gpu and ratios (docs/ceiling.md)
+    return n

@@ -1,25 +1,30 @@
-"""DuckDB store for runs and points.
+"""DuckDB store for runs, points and the tables of other stages: the only module that talks to DuckDB.
 
-The ``points`` table's columns are derived from the :class:`~servemark.point.Point` dataclass, and
+The ``points`` table's columns are derived from the field registry (:mod:`servemark.fields`), and
 missing columns are added on open, so a new field in the contract is a migration of one line
 (``ALTER TABLE ADD COLUMN``) that runs by itself. Each point is written in its own transaction the
 moment it completes: a sweep killed half-way keeps every point it finished.
 
-``point_id`` is the primary key and writes are upserts, which is what makes imports idempotent:
-an importer derives ``point_id`` from the source row, so importing the same file twice adds nothing.
+Every write is :meth:`Store.upsert_table` (an Arrow table, one transaction, replace-by-key), for
+sweeps, imports, SOL and evals alike. ``point_id`` is the primary key, which is what makes imports
+idempotent: an importer derives ``point_id`` from the source row, so importing the same file twice
+adds nothing. Reads are :meth:`Store.query` (dict rows), :meth:`Store.fetchnumpy` (columns) and
+:meth:`Store.iter_rows` (streamed); other stages never hold the DuckDB connection.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import fields
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator, Sequence
 
 import duckdb
+import numpy as np
+import pyarrow as pa
 
 from servemark.errors import ServemarkError
 from servemark.point import Point
+from servemark.store.rows import POINT_COLUMNS, POINT_DEFAULTS, point_rows_table, rows_table
 
 RUN_COLUMNS: dict[str, str] = {
     "run_id": "VARCHAR PRIMARY KEY",
@@ -43,31 +48,14 @@ RUN_COLUMNS: dict[str, str] = {
     "note": "VARCHAR",
 }
 
-JSON_FIELDS = ("flags", "extra")
 
-
-def _sql_type(type_str: str) -> str:
-    t = str(type_str)
-    if t.startswith("list") or t.startswith("dict"):
-        return "VARCHAR"
-    if "bool" in t:
-        return "BOOLEAN"
-    if "int" in t:
-        return "BIGINT"
-    if "float" in t:
-        return "DOUBLE"
-    return "VARCHAR"
-
-
-def _sql_str(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
-POINT_COLUMNS: dict[str, str] = {f.name: _sql_type(f.type) for f in fields(Point)}
-POINT_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(Point)
-                                  if isinstance(f.default, (str, bool, int, float)) and f.default is not None}
-"""Scalar defaults of Point fields: a column added to an existing store is filled with them, so
-old rows read as they would have been written (``workload`` = ``random``), not as NULL."""
+def _sql_literal(v: str | bool | int | float) -> str:
+    """A scalar default as SQL text (strings quoted, ``'`` doubled; booleans ``TRUE``/``FALSE``)."""
+    if isinstance(v, str):
+        return "'" + v.replace("'", "''") + "'"
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    return repr(v)
 
 
 class Store:
@@ -102,7 +90,8 @@ class Store:
         self._ensure_table("points", cols, POINT_DEFAULTS)
 
     def _ensure_table(self, name: str, columns: dict[str, str], defaults: dict[str, Any] | None = None) -> None:
-        """Create ``name`` or add the columns it lacks (existing rows get ``defaults``); never
+        """Create ``name`` or add the columns it lacks (existing rows get ``defaults``, so an old
+        point reads as it would have been written, ``workload`` = ``random``, not NULL); never
         drops or retypes data."""
         body = ", ".join(f'"{c}" {t}' for c, t in columns.items())
         self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({body})")
@@ -110,17 +99,75 @@ class Store:
         for c, t in columns.items():
             if c not in have:
                 d = (defaults or {}).get(c)
-                default = "" if d is None else f" DEFAULT {json.dumps(d) if not isinstance(d, str) else _sql_str(d)}"
+                default = "" if d is None else f" DEFAULT {_sql_literal(d)}"
                 self.con.execute(f'ALTER TABLE {name} ADD COLUMN "{c}" {t.replace(" PRIMARY KEY", "")}{default}')
 
     def ensure_table(self, name: str, columns: dict[str, str]) -> None:
         """For other stages (SOL, evals) that keep their own tables in the same file."""
         self._ensure_table(name, columns)
 
+    # transactions and the one write path --------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """``BEGIN`` ... ``COMMIT``, or ``ROLLBACK`` and re-raise: all of the block or none of it."""
+        self.con.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def upsert_table(self, table: pa.Table, name: str = "points", keys: Sequence[str] = ("point_id",)) -> int:
+        """Replace-or-insert every row of ``table`` (columns named like table ``name``) in one transaction.
+
+        A stored row whose ``keys`` equal an incoming row's is replaced. Deleting is costly in DuckDB
+        (about a minute per million rows here), so a large write deletes only when some key is
+        already stored.
+        """
+        if table.num_rows == 0:
+            return 0
+        if len(keys) == 1:  # the common case, and the fast one (a hash semi-join)
+            clash_sql = f'"{keys[0]}" IN (SELECT "{keys[0]}" FROM _servemark_incoming)'
+        else:
+            match = " AND ".join(f't."{k}" IS NOT DISTINCT FROM i."{k}"' for k in keys)
+            clash_sql = f"EXISTS (SELECT 1 FROM _servemark_incoming i WHERE {match})"
+        self.con.register("_servemark_incoming", table)
+        try:
+            with self.transaction():
+                # a small write deletes at once (the count would cost as much as the delete)
+                if table.num_rows <= 100 or self.con.execute(
+                        f"SELECT count(*) FROM {name} t WHERE {clash_sql}").fetchone()[0]:
+                    self.con.execute(f"DELETE FROM {name} t WHERE {clash_sql}")
+                self.con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _servemark_incoming")
+        finally:
+            self.con.unregister("_servemark_incoming")
+        return table.num_rows
+
+    def upsert_rows(self, name: str, rows: Sequence[dict[str, Any]], columns: dict[str, str],
+                    keys: Sequence[str]) -> int:
+        """Dict rows into table ``name`` (declared by ``columns``), replacing rows with the same ``keys``."""
+        return self.upsert_table(rows_table(rows, columns), name, keys)
+
+    def replace_where(self, name: str, key: str, value: Any, rows: Sequence[dict[str, Any]],
+                      columns: dict[str, str]) -> int:
+        """Make ``rows`` the only rows of ``name`` whose ``key`` is ``value`` (none left when empty)."""
+        with self.transaction():
+            self.con.execute(f'DELETE FROM {name} WHERE "{key}" = ?', [value])
+            if rows:
+                self.con.register("_servemark_incoming", rows_table(rows, columns))
+                try:
+                    self.con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _servemark_incoming")
+                finally:
+                    self.con.unregister("_servemark_incoming")
+        return len(rows)
+
     # runs ---------------------------------------------------------------------------------
     def upsert_run(self, run: dict[str, Any]) -> None:
-        row = {k: run.get(k) for k in RUN_COLUMNS}
-        self._upsert("runs", "run_id", row)
+        self.upsert_runs([run])
+
+    def upsert_runs(self, runs: Sequence[dict[str, Any]]) -> int:
+        return self.upsert_rows("runs", runs, RUN_COLUMNS, ("run_id",))
 
     def runs(self) -> list[dict[str, Any]]:
         return self.query("SELECT * FROM runs ORDER BY started_at")
@@ -131,25 +178,8 @@ class Store:
         self.add_points([point])
 
     def add_points(self, points: Iterable[Point]) -> int:
-        rows = [self._point_row(p) for p in points]
-        if not rows:
-            return 0
-        cols = list(POINT_COLUMNS)
-        placeholders = ", ".join("?" for _ in cols)
-        names = ", ".join(f'"{c}"' for c in cols)
-        self.con.execute("BEGIN")
-        try:
-            ids = [r["point_id"] for r in rows]
-            self.con.execute("DELETE FROM points WHERE point_id IN (SELECT unnest(?))", [ids])
-            self.con.executemany(
-                f"INSERT INTO points ({names}) VALUES ({placeholders})",
-                [[r[c] for c in cols] for r in rows],
-            )
-            self.con.execute("COMMIT")
-        except Exception:
-            self.con.execute("ROLLBACK")
-            raise
-        return len(rows)
+        """Upsert points by ``point_id`` (the same Arrow path for one point or a million)."""
+        return self.upsert_table(point_rows_table(list(points)))
 
     def has_point(self, point_id: str) -> bool:
         return bool(self.con.execute("SELECT 1 FROM points WHERE point_id = ?", [point_id]).fetchone())
@@ -158,28 +188,51 @@ class Store:
         sql = "SELECT * FROM points" + (f" WHERE {where}" if where else "") + " ORDER BY run_id, conc"
         return [Point.from_dict(r) for r in self.query(sql, params or [])]
 
+    def existing_points(self, point_ids: Iterable[str]) -> dict[str, Point]:
+        """The stored points among ``point_ids``, by id."""
+        ids = list(point_ids)
+        if not ids:
+            return {}
+        rows = self.query("SELECT * FROM points WHERE point_id IN (SELECT unnest(?))", [ids])
+        return {r["point_id"]: Point.from_dict(r) for r in rows}
+
     def count_points(self) -> int:
         return int(self.con.execute("SELECT count(*) FROM points").fetchone()[0])
 
-    # generic ------------------------------------------------------------------------------
+    def read_columns(self, columns: Sequence[str], where: str = "", params: list[Any] | None = None) -> dict[str, np.ndarray]:
+        """Selected point columns as numpy arrays (no Point objects: the path used at scale)."""
+        for c in columns:
+            if c not in POINT_COLUMNS:
+                raise ValueError(f"unknown point column {c!r}")
+        names = ", ".join(f'"{c}"' for c in columns)
+        return self.fetchnumpy(f"SELECT {names} FROM points" + (f" WHERE {where}" if where else ""), params)
+
+    # generic reads (and scratch work) -------------------------------------------------------
     def query(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         cur = self.con.execute(sql, params or [])
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
-    def _upsert(self, table: str, key: str, row: dict[str, Any]) -> None:
-        cols = list(row)
-        self.con.execute(f"DELETE FROM {table} WHERE {key} = ?", [row[key]])
-        self.con.execute(
-            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-            [row[c] for c in cols],
-        )
+    def fetchnumpy(self, sql: str, params: list[Any] | None = None) -> dict[str, np.ndarray]:
+        """The result as one numpy array per column."""
+        return self.con.execute(sql, params or []).fetchnumpy()
 
-    @staticmethod
-    def _point_row(p: Point) -> dict[str, Any]:
-        if not p.point_id:
-            raise ValueError("a point needs a point_id before it is stored")
-        row = p.to_dict()
-        for k in JSON_FIELDS:
-            row[k] = json.dumps(row[k], sort_keys=True)
-        return row
+    def iter_rows(self, sql: str, params: list[Any] | None = None, batch: int = 8) -> Iterator[dict[str, Any]]:
+        """The result row by row, fetched ``batch`` rows at a time (for results too big to hold at once)."""
+        cur = self.con.execute(sql, params or [])
+        names = [d[0] for d in cur.description]
+        while rows := cur.fetchmany(batch):
+            for row in rows:
+                yield dict(zip(names, row))
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> None:
+        """A statement with no result: settings, and TEMP tables for analysis at scale."""
+        self.con.execute(sql, params or [])
+
+    def has_table(self, name: str) -> bool:
+        rows = self.query("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name])
+        return bool(rows and rows[0]["n"])
+
+    def column_types(self, table: str = "points") -> dict[str, str]:
+        return {r["column_name"]: r["data_type"] for r in self.query(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [table])}

@@ -3,7 +3,9 @@
 Layout of the output folder::
 
     index.html            the page (no inline data, no CDN)
-    app.css, app.js       the interface
+    app.css               the page's style
+    app.js                the interface: static/app/{data,state,view,main}.js (ES modules) joined
+                          into one script by bundle.py, so the page also opens from file://
     calc.js               the pure functions (frontier, interpolation, derived metrics), tested
                           against the Python analysis layer
     vendor/               Chart.js, copied from its npm package (see vendor/VENDORED.md)
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from servemark.analysis.history import REGRESSION_RULE
 from servemark.errors import ServemarkError
+from servemark.report.dashboard.bundle import bundle
 from servemark.report.dashboard.data import load_payload, to_js
 from servemark.report.dashboard.presets import PRESETS
 from servemark.report.dashboard.prices import price_table
@@ -56,7 +59,7 @@ def build_site(db: str | Path, out_dir: str | Path) -> BuildResult:
         raise ServemarkError(f"--out {out} exists and is not a folder")
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     with Store(db, read_only=True) as store:
-        store.con.execute("SET enable_progress_bar = false")
+        store.execute("SET enable_progress_bar = false")
         payload = load_payload(store, generated_at=now)
         hardware = [r["hardware"] for r in store.query("SELECT DISTINCT hardware FROM points WHERE hardware IS NOT NULL")]
     payload.core["prices"] = price_table(sorted(hardware))
@@ -66,11 +69,14 @@ def build_site(db: str | Path, out_dir: str | Path) -> BuildResult:
     out.mkdir(parents=True, exist_ok=True)
     static = _static_root()
     for item in static.iterdir():
+        if item.name == "app":
+            continue  # the module sources: shipped bundled as app.js
         target = out / item.name
         if item.is_dir():
             shutil.copytree(item, target, dirs_exist_ok=True)
         else:
             shutil.copyfile(item, target)
+    (out / "app.js").write_text(bundle(static / "app"), encoding="utf-8")
     data_dir = out / "data"
     if data_dir.exists():
         for old in data_dir.glob("*.js"):

@@ -7,20 +7,19 @@ from typing import Optional
 
 import typer
 
-from servemark.cli import app
+from servemark.cli_options import DB_OPTION, db_option
 from servemark.paths import default_db, home
 
-dashboard_app = typer.Typer(help="Build the dashboard (a static site that works offline) and serve it.", no_args_is_help=True)
-app.add_typer(dashboard_app, name="dashboard")
+app = typer.Typer(help="Build the dashboard (a static site that works offline) and serve it.", no_args_is_help=True)
 
 
 def _default_out() -> Path:
     return home() / "dashboard"
 
 
-@dashboard_app.command("build")
+@app.command("build")
 def build_cmd(
-    db: Optional[Path] = typer.Option(None, "--db", help="Results store (default: $SERVEMARK_DB or ~/.cache/servemark/servemark.duckdb)."),
+    db: Optional[Path] = DB_OPTION,
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: $SERVEMARK_HOME/dashboard)."),
 ) -> None:
     """Write the dashboard for every point in the store: open OUT/index.html or `servemark dashboard serve`."""
@@ -30,12 +29,12 @@ def build_cmd(
     typer.echo(f"built {r.out_dir}/index.html: {r.points} points, {r.data_bytes / 1e6:.1f} MB of data, {r.seconds:.2f} s")
 
 
-@dashboard_app.command("serve")
+@app.command("serve")
 def serve_cmd(
     site: Optional[Path] = typer.Option(None, "--dir", help="A built dashboard folder (default: $SERVEMARK_HOME/dashboard)."),
     port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1 (0 = any free port)."),
     build: bool = typer.Option(False, "--build", help="Build first from --db."),
-    db: Optional[Path] = typer.Option(None, "--db", help="Results store, with --build."),
+    db: Optional[Path] = db_option("Results store, with --build."),
     seconds: Optional[float] = typer.Option(None, "--for", help="Stop after this many seconds (default: until Ctrl-C)."),
 ) -> None:
     """Serve the dashboard on localhost and print its URL."""

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from servemark.analysis.frontier import layout_label
+from servemark.analysis.frontier import DEFAULT_GROUP, EXCLUDED_FLAGS, layout_label
+from servemark.fields import fields_meta
 from servemark.point import POINT_FIELDS
 from servemark.store import Store
 
@@ -43,6 +44,8 @@ NUMBER_COLUMNS = (
     "tput_per_gpu", "input_tput_per_gpu", "output_tput_per_gpu",
     "avg_power_w", "joules_per_total_token", "joules_per_input_token", "joules_per_output_token",
     "request_rate", "cache_hit_rate", "goodput_rps",
+    "ceiling_tput_per_gpu", "ceiling_output_tput_per_gpu", "ceiling_intvty", "sol_tput_per_gpu",
+    "served_over_ceiling", "ceiling_over_sol", "served_over_sol",
 )
 """Numbers (booleans as 0/1); ``null`` where the store has NULL."""
 
@@ -52,6 +55,21 @@ after its first chart (or at once when a link asks for them), so 10^5 points dra
 
 DETAIL_CHUNK = 2000
 """Points per detail file: small enough to load on a click, few enough files for 10^5 points."""
+
+
+POPULATION = ("model", "isl", "osl")
+"""Group fields the page fixes with its model and ISL/OSL pickers: a series label leaves them out."""
+
+
+def dashboard_meta() -> dict[str, Any]:
+    """The payload's ``meta``: every field's label, unit, direction and format from the field
+    registry (:func:`servemark.fields.fields_meta`), the frontier grouping key and the flags that
+    keep a point off a frontier (analysis/frontier.py is the one source), and ``population``: the
+    grouping fields the page fixes with its pickers. The page hard-codes none of them and draws
+    the same frontiers as ``servemark frontier``."""
+    meta = fields_meta(DEFAULT_GROUP, EXCLUDED_FLAGS)
+    meta["population"] = [f for f in POPULATION if f in DEFAULT_GROUP]
+    return meta
 
 
 ORDER = "hardware, engine, precision, date, conc, point_id"
@@ -105,20 +123,10 @@ def round_sig(values: Any, digits: int = SIG_DIGITS) -> list[float | None]:
     return out
 
 
-def _table_exists(store: Store, name: str) -> bool:
-    rows = store.query("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = ?", [name])
-    return bool(rows and rows[0]["n"])
-
-
-def _column_types(store: Store) -> dict[str, str]:
-    return {r["column_name"]: r["data_type"] for r in store.query(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'points'")}
-
-
 def load_payload(store: Store, generated_at: str = "") -> Payload:
     """Everything the site shows, from one store. All per-point work runs inside DuckDB."""
-    types = _column_types(store)
-    n = int(store.con.execute("SELECT count(*) FROM points").fetchone()[0])
+    types = store.column_types("points")
+    n = store.count_points()
     str_cols = [c for c in STRING_COLUMNS if c in types]
     num_cols = [c for c in NUMBER_COLUMNS if c in types]
     core_cols: dict[str, Any] = {}
@@ -134,6 +142,7 @@ def load_payload(store: Store, generated_at: str = "") -> Payload:
         "later_columns": list(later),
         "detail_chunk": DETAIL_CHUNK,
         "sol": _load_sol(store),
+        "meta": dashboard_meta(),
     }
     return Payload(core=core, later={"columns": later}, details=_load_details(store, types) if n else [])
 
@@ -149,7 +158,7 @@ def _core_columns(store: Store, str_cols: list[str], num_cols: list[str], types:
         t = types[c]
         sel.append(_round_sql(f'"{c}"') + f' AS "{c}"' if t == "DOUBLE" else f'CAST("{c}" AS BIGINT) AS "{c}"')
     sel += [f'CAST("{c}" AS BIGINT) AS "__lay_{c}"' for c in _LAYOUT_FIELDS if c in types]
-    data = store.con.execute(f"SELECT {', '.join(sel)} FROM points ORDER BY {ORDER}").fetchnumpy()
+    data = store.fetchnumpy(f"SELECT {', '.join(sel)} FROM points ORDER BY {ORDER}")
     cols: dict[str, Any] = {}
     for c in str_cols:
         values, codes = _dictionary(data[c])
@@ -230,23 +239,16 @@ def _load_details(store: Store, types: dict[str, str]) -> list[tuple[int, str]]:
         outer.append(f'to_json(list("{f}" ORDER BY rn)) AS "{f}"')
         outer.append(f'bool_or("{f}" IS NOT NULL AND CAST("{f}" AS VARCHAR) NOT IN (\'\', \'[]\', \'{{}}\')) AS "{f}__any"')
     sql = f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM points) GROUP BY chunk ORDER BY chunk"
-    cur = store.con.execute(sql)
-    names = [d[0] for d in cur.description]
     out: list[tuple[int, str]] = []
-    while True:
-        rows = cur.fetchmany(8)
-        if not rows:
-            break
-        for r in rows:
-            rec = dict(zip(names, r))
-            parts = [f"{json.dumps(f)}:{rec[f]}" for f in fields if rec[f + "__any"]]
-            out.append((int(rec["chunk"]), f'{{"chunk":{int(rec["chunk"])},"columns":{{{",".join(parts)}}}}}'))
+    for rec in store.iter_rows(sql, batch=8):
+        parts = [f"{json.dumps(f)}:{rec[f]}" for f in fields if rec[f + "__any"]]
+        out.append((int(rec["chunk"]), f'{{"chunk":{int(rec["chunk"])},"columns":{{{",".join(parts)}}}}}'))
     return out
 
 
 def _load_sol(store: Store) -> dict[str, Any] | None:
     """Speed-of-light frontiers and each point's measured / SOL fraction, when the SOL stage ran."""
-    if not _table_exists(store, "sol_frontiers"):
+    if not store.has_table("sol_frontiers"):
         return None
     fr = store.query(
         "SELECT frontier_id, model, hardware, precision, isl, osl, kind, mode, layout, conc,"
@@ -262,7 +264,7 @@ def _load_sol(store: Store) -> dict[str, Any] | None:
         line["y"].append(r["tput_per_gpu"])
         line["layout"].append(r["layout"])  # the layout that attains the bound at this interactivity
     fraction = kind = None
-    if _table_exists(store, "sol_point_fractions"):
+    if store.has_table("sol_point_fractions"):
         # one fraction per point (the first kind by name when the SOL stage wrote several)
         row = store.query(
             f"""SELECT to_json(list(f.fraction ORDER BY p.rn)) AS fraction, to_json(list(coalesce(f.kind, '') ORDER BY p.rn)) AS kind

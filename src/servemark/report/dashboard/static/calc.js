@@ -35,6 +35,20 @@
     return on;
   }
 
+  /* The frontier of one group by the rule of analysis/frontier.py frontiers(): points carrying any
+   * of the payload's meta.excluded_flags never define it (excluded[i] true), the rest compete as in
+   * paretoIndices. Indices into xs, ordered by ascending x. */
+  function frontierIndices(xs, ys, excluded, xHigher, yHigher) {
+    const keep = [];
+    for (let i = 0; i < xs.length; i++) if (!excluded[i]) keep.push(i);
+    return paretoIndices(keep.map((i) => xs[i]), keep.map((i) => ys[i]), xHigher, yHigher).map((j) => keep[j]);
+  }
+
+  /* True when a point's flags include one of `excludedFlags` (meta.excluded_flags). */
+  function isExcluded(flags, excludedFlags) {
+    return flags.some((f) => excludedFlags.includes(f));
+  }
+
   function sign(v) { return (v > 0 ? 1 : 0) - (v < 0 ? 1 : 0); }
 
   /* Tangents at the knots: Steffen (1990) inside, d3 curveMonotoneX's rule at the ends. */
@@ -150,7 +164,7 @@
     return out;
   }
 
-  const api = { paretoIndices, steffenSlopes, makeSpline, valueAt, costPerMtok, joulesPerToken, tokPerSPerMw, regressions };
+  const api = { paretoIndices, frontierIndices, isExcluded, steffenSlopes, makeSpline, valueAt, costPerMtok, joulesPerToken, tokPerSPerMw, regressions };
   root.ServemarkCalc = api;
   if (typeof module !== "undefined") module.exports = api;
 })(typeof window !== "undefined" ? window : globalThis);

@@ -1,0 +1,33 @@
+"""Options shared by several commands, defined once so their flag, default and help agree.
+
+Stage CLIs (``servemark/<stage>/cli.py``) import these; nothing here imports a stage or the
+root :mod:`servemark.cli`, so the import graph stays root -> stages -> this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from servemark import paths
+
+DB_HELP = "Results store (DuckDB file). Default: $SERVEMARK_DB or ~/.cache/servemark/servemark.duckdb."
+
+# `--db PATH`: the results store. One option object serves every command (typer copies it).
+DB_OPTION = typer.Option(None, "--db", help=DB_HELP)
+
+
+def db_option(help: str = DB_HELP) -> typer.models.OptionInfo:
+    """``--db`` with a command-specific help line (e.g. ``dashboard serve``: only used with --build)."""
+    return typer.Option(None, "--db", help=help)
+
+
+def json_option(help: str = "Print JSON.") -> typer.models.OptionInfo:
+    """``--json``: print machine-readable output instead of a table (the help says what is printed)."""
+    return typer.Option(False, "--json", help=help)
+
+
+def db_path(db: Path | None) -> Path:
+    """The store a command uses: ``--db`` if given, else $SERVEMARK_DB or the default under home."""
+    return db or paths.default_db()

@@ -1,0 +1,61 @@
+"""``servemark report``: stored runs as a terminal table and one HTML report.
+
+:func:`print_and_write` is also what ``servemark run`` and ``servemark demo`` call at the end of
+a sweep, so a fresh run and a later ``report`` of it look the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from servemark import paths
+from servemark.cli_options import DB_OPTION, db_path
+from servemark.errors import ServemarkError
+from servemark.point import Point
+
+out = Console(width=None if Console().is_terminal else 160)
+
+app = typer.Typer()
+
+
+def print_and_write(points: list[Point], title: str, html_path: Path) -> Path:
+    """Print the points' table (frontier points marked) and write the HTML report; its path."""
+    from servemark.analysis.frontier import frontiers
+    from servemark.report import html, table
+
+    fids = {p.point_id for f in frontiers(points) for p in f.points}
+    out.print(table.points_table(points, fids, title=title))
+    if table.has_levels(points):
+        out.print(table.levels_table(points))
+    sub = f"{len(points)} points; frontier of tok/s/GPU (input+output) vs median tok/s/user per model x engine x hardware x precision"
+    return html.write(html_path, points, fids, title, sub)
+
+
+@app.command()
+def report(
+    run_ids: list[str] = typer.Argument(None, help="Runs to report together (default: the latest sweep)."),
+    db: Path = DB_OPTION,
+    html_out: Path = typer.Option(None, "--html", help="Write the HTML report here."),
+) -> None:
+    """Print stored runs' table and write one HTML report; several runs (e.g. two engines) side by side."""
+    from servemark.store import Store
+
+    with Store(db_path(db), read_only=True) as store:
+        if not run_ids:
+            rows = store.query("SELECT run_id FROM runs WHERE kind = 'sweep' ORDER BY started_at DESC LIMIT 1")
+            if not rows:
+                raise ServemarkError(f"no sweep runs in {db_path(db)}")
+            run_ids = [rows[0]["run_id"]]
+        points = []
+        for rid in run_ids:
+            got = store.points("run_id = ?", [rid])
+            if not got:
+                raise ServemarkError(f"no points for run {rid!r} in {db_path(db)}")
+            points += got
+    name = run_ids[0] if len(run_ids) == 1 else f"{len(run_ids)} runs"
+    default = paths.default_runs_dir() / (run_ids[0] if len(run_ids) == 1 else "compare-" + "-".join(r[-4:] for r in run_ids))
+    path = print_and_write(points, f"servemark report: {name}", html_out or default / "report.html")
+    out.print(f"report: {path}")

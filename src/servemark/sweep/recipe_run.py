@@ -1,0 +1,406 @@
+"""Run a recipe: per layout start the engine once, measure each point, store it at once.
+
+Data flows one way: recipe -> planned points -> (engine up) -> prompts -> load generator ->
+request records -> point metrics -> store. Each point is written to the DuckDB file and its
+records to Parquet the moment it completes, so a crash or Ctrl-C keeps everything measured so
+far; the engine is stopped in a ``finally`` on every path.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from servemark.ceiling import levels
+from servemark.engines import RenderContext, adapter_for
+from servemark.errors import ServemarkError
+from servemark.evals import run_recipe_evals
+from servemark.executors import make_server
+from servemark.executors.local import LocalServer, log_tail
+from servemark.point import Point
+from servemark.executors.placement import in_slurm_job, job_nodes, placement
+from servemark.recipe.expand import PlannedPoint, expand, recipe_hash
+from servemark.recipe.schema import Layout, Recipe
+from servemark.store import Store
+from servemark.loadgen import LoadSpec, run_load
+from servemark.loadgen.records_io import write_records
+from servemark.loadgen.schedule import open_schedule
+from servemark.metrics import summarize
+from servemark.metrics.summarize import window
+from servemark.sweep import resume
+from servemark.sweep.identity import planned_ids, point_id as make_point_id, point_key
+from servemark.sweep.provenance import host_info
+from servemark.telemetry.energy import EnergyMeter, apply_to_point
+from servemark.executors.runtime import Runtime, resolve_runtime
+from servemark.workload.random_tokens import RandomPromptBuilder, load_tokenizer
+from servemark.workload.build import build_workload
+from servemark.workload.trace import stable_key
+from servemark.metrics.workload import cache_from_counters, slo_verdict
+from servemark.telemetry import cache_counters
+from servemark.sweep.search import slo_search
+
+
+@dataclass
+class SweepOptions:
+    db: Path
+    runs_dir: Path
+    api_key: str | None = None
+    """Sent as a bearer token; never written to the run folder, the store or a log."""
+    workers: int = 1
+    endpoint: str | None = None
+    """Measure a server that is already running at this base URL instead of starting the engine."""
+    recipe_dir: Path | None = None
+    """Folder of the recipe file: relative dataset and trace paths are taken from it."""
+    resume: str | None = None
+    """Continue this run (``latest``: the newest unfinished run of the recipe), measuring only missing points."""
+    run_id: str | None = None
+    """Write to this run id, continuing it if the store has it (what a Slurm job passes: requeue-safe)."""
+    layouts: list[int] | None = None
+    """Only these layout indices (a job-array task measures one layout)."""
+
+
+@dataclass
+class SweepResult:
+    run_id: str
+    run_dir: Path
+    points: list[Point] = field(default_factory=list)
+    status: str = "done"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_run_id(recipe: Recipe) -> str:
+    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{recipe.name}-{secrets.token_hex(2)}"
+
+
+def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = None) -> SweepResult:
+    console = console or Console(stderr=True)
+    if recipe.executor.kind == "slurm" and not in_slurm_job():
+        from servemark.sweep.slurm_job import run_as_job  # submit, follow, collect the bundle
+
+        return run_as_job(recipe, opts, console)
+    planned = [p for p in expand(recipe) if opts.layouts is None or p.layout_index in opts.layouts]
+    if not planned:
+        raise ServemarkError(f"--layout {opts.layouts}: the recipe has layouts 0..{len(recipe.layouts) - 1}")
+    adapter = adapter_for(recipe.engine.name)
+    rt = resolve_runtime(recipe, start_engine=opts.endpoint is None)
+    if recipe.ceiling is not None:
+        _check_ceiling(recipe)
+    rhash = recipe_hash(recipe)
+    with Store(opts.db) as store:
+        state = resume.resolve(store, recipe, rhash, new_run_id(recipe), opts.resume, opts.run_id)
+    run_id = state.run_id
+    ids = planned_ids(recipe, planned, run_id)
+    run_dir = opts.runs_dir / run_id
+    (run_dir / "records").mkdir(parents=True, exist_ok=True)
+    resolved = recipe.model_dump(mode="json")
+    (run_dir / "recipe.json").write_text(json.dumps(resolved, indent=2))
+    (run_dir / "plan.json").write_text(json.dumps([{**p.to_dict(), "point_id": ids[p.index]} for p in planned], indent=2))
+    host = host_info()
+    result = SweepResult(run_id=run_id, run_dir=run_dir)
+    run_row = {
+        "run_id": run_id, "name": recipe.name, "kind": "sweep", "started_at": _now(), "status": "running",
+        "run_dir": str(run_dir), "recipe_hash": rhash, "recipe": json.dumps(resolved),
+        "engine": recipe.engine.name, "engine_version": rt.engine_version, **host,
+    }
+    if state.row:
+        run_row["started_at"] = state.row["started_at"]
+    with Store(opts.db) as store:
+        store.upsert_run(run_row)
+        if state.done:
+            result.points = [p for p in store.points("run_id = ?", [run_id]) if p.point_id in set(ids.values())]
+    left = [p for p in planned if ids[p.index] not in state.done]
+    verb = "resumed" if state.row else "run"
+    console.print(f"{verb} [bold]{run_id}[/] -> {run_dir} ({len(planned) - len(left)} of {len(planned)} points measured before)")
+    try:
+        next_index = [len(planned)]
+        for li in sorted({p.layout_index for p in left}):
+            for key in engine_keys(recipe, li):
+                todo = [p for p in left if p.engine_key == key]
+                if todo:
+                    _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console,
+                                result.points, ids, next_index, cache=key[1])
+            if recipe.ceiling is not None and opts.endpoint is None:
+                _measure_ceiling(recipe, li, recipe.layouts[li], rt, run_id, run_dir, opts, console)
+    except KeyboardInterrupt:
+        result.status = "interrupted"
+        raise
+    except Exception:
+        result.status = "failed"
+        raise
+    finally:
+        if result.status == "done" and len(result.points) < len(planned):
+            result.status = "partial"  # a layout measured fewer points than planned (never expected)
+        run_row.update(status=result.status, finished_at=_now())
+        with Store(opts.db) as store:
+            store.upsert_run(run_row)
+            levels.refresh(store, "run_id = ?", [run_id])  # ceilings and SOL measured before this run
+        console.print(f"{len(result.points)} point(s) stored in {opts.db} (run {run_id}, {result.status})")
+    return result
+
+
+def engine_keys(recipe: Recipe, li: int | None = None) -> list[tuple[int, bool]]:
+    """(layout index, prefix cache) of each engine instance the recipe needs (of layout ``li``
+    only, when given), in run order."""
+    caches = [c for c in (False, True) if any((sc.prefix_cache == "on") == c for sc in recipe.scenarios)]
+    lis = range(len(recipe.layouts)) if li is None else [li]
+    return [(i, c) for i in lis for c in caches]
+
+
+def _run_layout(
+    recipe: Recipe, li: int, todo: list[PlannedPoint], adapter: Any, rt: Runtime, opts: SweepOptions,
+    run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, out: list[Point],
+    ids: dict[int, str], next_index: list[int] | None = None, cache: bool = False,
+) -> None:
+    """Measure the points of one engine instance (a layout and prefix-cache setting), appending
+    each to ``out`` (and the store) as it completes; then any SLO search of its scenarios."""
+    layout = recipe.layouts[li]
+    try:
+        adapter.validate(recipe, layout)
+    except ValueError as exc:
+        raise ServemarkError(f"layouts.{li}: {exc}") from None
+    nodes = job_nodes() if in_slurm_job() else None
+    ctx = RenderContext(recipe=recipe, layout=layout, model_path=rt.model_path, python=rt.python, binary=rt.binary,
+                        prefix_cache=cache, **({"nodes": [n.address for n in nodes]} if nodes else {}))
+    launches = adapter.render(ctx)
+    tag = f"L{li}-pc" if cache else f"L{li}"
+    (run_dir / f"launch-{tag}.json").write_text(json.dumps([lg.to_dict() for lg in launches], indent=2))
+    servers = [make_server(lg, run_dir / f"engine-{tag}-{lg.name}.log", recipe, rt.model_path, workdir=str(run_dir),
+                           nodes=nodes)
+               for lg in launches]
+    if opts.endpoint:
+        launches = [_external(opts.endpoint, launches[-1])]
+        servers = []
+    builder = RandomPromptBuilder(load_tokenizer(rt.tokenizer_path), seed=recipe.seed)
+    meter = EnergyMeter()
+    done_before = len(out)
+    try:
+        for srv in servers:
+            _start(srv, recipe.engine.startup_timeout_s, console)
+        front = launches[-1]
+        base_url = opts.endpoint.rstrip("/") if opts.endpoint else front.base_url
+
+        def measure(pp: PlannedPoint, extra: dict[str, Any] | None = None) -> Point:
+            if servers and not servers[-1].alive():
+                raise ServemarkError(f"the engine died during the sweep; log {servers[-1].log_path}:\n{log_tail(servers[-1].log_path)}")
+            # an SLO-search probe is not in the plan: its id also names the probe (a probe may
+            # repeat a planned load, and must not replace that point)
+            pid = ids.get(pp.index) or make_point_id(
+                run_id, point_key(recipe, pp, rhash=rhash, probe=(extra or {}).get("slo_search", {}).get("probe")))
+            point = _run_point(recipe, pp, layout, launches, rt, builder, base_url, opts, run_id, run_dir, rhash,
+                               host, meter, console, extra or {}, pid, servers)
+            out.append(point)
+            return point
+
+        meter.start()
+        for pp in todo:
+            measure(pp)
+        if recipe.slo_search is not None:
+            for sc in recipe.scenarios:
+                if (sc.prefix_cache == "on") == cache and sc.workload.kind != "trace":
+                    slo_search(recipe, sc, li, measure, next_index or [len(out)], console)
+        _run_evals(recipe, base_url, front.served_model, opts, run_id, out[done_before:], console)
+    finally:
+        meter.stop()
+        for srv in reversed(servers):
+            srv.stop()
+
+
+def _run_point(recipe: Recipe, pp: PlannedPoint, layout: Any, launches: list[Any], rt: Runtime,
+               builder: RandomPromptBuilder, base_url: str, opts: SweepOptions, run_id: str, run_dir: Path,
+               rhash: str, host: dict[str, Any], meter: EnergyMeter, console: Console,
+               extra: dict[str, Any], point_id: str, servers: list[Any]) -> Point:
+    """Build the point's requests, run the load, write records, summarise and store the point."""
+    sc = pp.scenario
+    # prefix caching on: a salt per point, so no point's text is a prefix another point cached
+    salt = stable_key(recipe.seed, run_id, pp.index) if pp.prefix_cache else recipe.seed
+    wl = build_workload(sc, builder, pp.num_requests, pp.num_warmup, recipe.seed, salt, recipe.api, opts.recipe_dir)
+    mode = "sessions" if wl.sessions is not None else ("open" if wl.offsets is not None or pp.rate else "closed")
+    if wl.sessions is not None and pp.rate:  # sessions arrive at the rate (open loop over sessions)
+        starts = open_schedule(len(wl.sessions), pp.rate, recipe.arrival, recipe.burstiness, recipe.seed)
+        for s, t in zip(wl.sessions, starts):
+            s.start_s = t
+    spec = LoadSpec(
+        base_url=base_url, model=launches[-1].served_model, api=recipe.api, prompts=wl.prompts,
+        concurrency=pp.conc, num_requests=wl.num_requests, num_warmup=pp.num_warmup, mode=mode,
+        request_rate=pp.rate, arrival=recipe.arrival, burstiness=recipe.burstiness, offsets=wl.offsets,
+        sessions=wl.sessions, api_key=opts.api_key, workers=opts.workers, point_id=point_id, seed=recipe.seed,
+    )
+    started = _now()
+    counters = cache_counters.sample(base_url, launches[-1].metrics_path)
+    load = _measure(spec, pp, console)
+    write_records(load.records, run_dir / "records" / f"{point_id}.parquet")
+    fields = summarize(load.records, gpu_count=_gpu_count(recipe, layout), client=load.client,
+                       max_failure_rate=recipe.max_failure_rate, **_disagg_gpus(layout))
+    if "cache_source" not in fields and counters:
+        fields.update(cache_from_counters(counters, cache_counters.sample(base_url, launches[-1].metrics_path),
+                                          fields["total_input_tokens"]))
+    if recipe.slo is not None:
+        meas = [r for r in load.records if not r.warmup]
+        fields.update({k: v for k, v in slo_verdict([r for r in meas if r.ok], len(meas), fields["duration"],
+                                                    recipe.slo.bounds_s(), recipe.slo.percentile,
+                                                    recipe.slo.min_good_fraction).items() if k != "slo_values_s"})
+    point = _make_point(recipe, pp, layout, launches, rt, run_id, point_id, rhash, host, started, fields)
+    if sc.workload.kind != "random":
+        point.isl, point.osl = wl.nominal_lengths()
+    point.extra.update(extra)
+    _add_energy(point, meter, window([r for r in load.records if not r.warmup]))
+    point.extra.update(placement(servers))
+    with Store(opts.db) as store:
+        store.add_point(point)
+    console.print(_point_line(point))
+    return point
+
+
+def _check_ceiling(recipe: Recipe) -> None:
+    """Refuse a ``ceiling:`` the engine cannot measure before any point runs, not after."""
+    from servemark.ceiling.render import check_supported
+
+    for li, lay in enumerate(recipe.layouts):
+        try:
+            check_supported(recipe, lay)
+        except ValueError as exc:
+            raise ServemarkError(f"ceiling: layouts.{li}: {exc}") from None
+
+
+def _measure_ceiling(recipe: Recipe, li: int, layout: Any, rt: Runtime, run_id: str, run_dir: Path,
+                     opts: SweepOptions, console: Console) -> None:
+    """The layout's engine ceiling (``ceiling:``), after its server stopped: the offline benchmark
+    needs the memory and cores the server held. Rows are stored as each command finishes."""
+    from servemark.ceiling import store as ceiling_store
+    from servemark.ceiling.run import measure_layout
+
+    def write(rows: list[Any]) -> None:
+        with Store(opts.db) as store:
+            ceiling_store.write(store, rows)
+
+    measure_layout(recipe, li, layout, rt, run_id, run_dir, write, console)
+
+
+def _external(url: str, like: Any) -> Any:
+    """A launch that stands for a server someone else started (nothing is started or stopped)."""
+    from urllib.parse import urlparse
+
+    from servemark.engines import Launch
+
+    u = urlparse(url)
+    if not u.scheme or not u.hostname:
+        raise ServemarkError(f"--endpoint must be a base URL like http://127.0.0.1:8000, got {url!r}")
+    lg = Launch(argv=[], host=u.hostname, port=u.port or (443 if u.scheme == "https" else 80),
+                served_model=like.served_model, name="external")
+    _check_reachable(url.rstrip("/"), lg)
+    return lg
+
+
+def _check_reachable(url: str, lg: Any) -> None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url + lg.models_path, timeout=10).close()  # noqa: S310
+    except (urllib.error.URLError, OSError) as exc:
+        raise ServemarkError(f"server at {url} is unreachable ({getattr(exc, 'reason', exc)})") from None
+
+
+def _start(srv: LocalServer, timeout_s: float, console: Console) -> None:
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[stage]}"),
+                  TimeElapsedColumn(), console=console, transient=True) as prog:
+        task = prog.add_task(f"starting {srv.launch.name} on :{srv.launch.port}", total=None, stage="")
+        srv.start()
+        waited = srv.wait_ready(timeout_s, tick=lambda w, stage: prog.update(task, stage=stage))
+    console.print(f"[green]✓[/] {srv.launch.name} ready in {waited:.0f} s (log {srv.log_path})")
+
+
+def _measure(spec: LoadSpec, pp: PlannedPoint, console: Console) -> Any:
+    total = spec.num_requests + spec.num_warmup
+    with Progress(TextColumn(f"[bold]{pp.label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as prog:
+        task = prog.add_task("requests", total=total)
+        return run_load(spec, progress=lambda done, tot: prog.update(task, completed=done, total=tot))
+
+
+def _gpu_count(recipe: Recipe, layout: Any) -> int:
+    """GPUs serving this layout (the per-GPU divisor); a CPU counts as one."""
+    return recipe.hardware.gpus if recipe.hardware.name == "cpu" else max(layout.gpus, 1)
+
+
+def _disagg_gpus(layout: Any) -> dict[str, int]:
+    if not layout.disaggregated:
+        return {}
+    return {"num_prefill_gpu": layout.prefill.gpus, "num_decode_gpu": layout.decode.gpus}
+
+
+def _make_point(
+    recipe: Recipe, pp: PlannedPoint, layout: Layout, launches: list[Any], rt: Runtime, run_id: str, point_id: str,
+    rhash: str, host: dict[str, Any], started: str, fields: dict[str, Any],
+) -> Point:
+    sc = pp.scenario
+    point = Point(
+        run_id=run_id, point_id=point_id, recipe_hash=rhash, started_at=started, finished_at=_now(),
+        date=datetime.now(timezone.utc).date().isoformat(),
+        model=recipe.model.name, engine=recipe.engine.name + (f"-{recipe.engine.build}" if recipe.engine.build else ""),
+        engine_version=rt.engine_version, engine_args=json.dumps([lg.argv[1:] for lg in launches]),
+        image=recipe.executor.image or "", hardware=recipe.hardware.name, gpu_count=_gpu_count(recipe, layout),
+        disagg=layout.disaggregated,
+        workers=json.dumps({"prefill": layout.prefill.model_dump(), "decode": layout.decode.model_dump()})
+        if layout.disaggregated else "",
+        layout=layout.model_dump(mode="json"),
+        **_disagg_gpus(layout),
+        precision=recipe.precision, tp=layout.tp, ep=layout.ep, dp_attention=layout.dp_attention, pp=layout.pp,
+        spec_method=layout.spec_method, isl=sc.isl or 0, osl=sc.osl or 0,
+        random_range_ratio=sc.random_range_ratio, conc=pp.conc, request_rate=pp.rate,
+        scenario=sc.label, workload=pp.workload, workload_kind=sc.workload.kind,
+        workload_params=json.dumps(sc.workload.model_dump(mode="json"), sort_keys=True)
+        if sc.workload.kind != "random" else "",
+        prefix_cache=pp.prefix_cache,
+        slo=json.dumps(recipe.slo.model_dump(mode="json"), sort_keys=True) if recipe.slo else "",
+        tokenizer=rt.tokenizer_path, seed=recipe.seed, recipe=json.dumps(recipe.model_dump(mode="json")),
+        **{k: host[k] for k in ("servemark_version", "git_sha", "host", "cpu")},
+    )
+    for key, value in fields.items():
+        if key == "flags":
+            point.flags = list(value)
+        elif key == "extra":
+            point.extra.update(value)
+        elif hasattr(point, key):
+            setattr(point, key, value)
+    if not point.completed:
+        point.flags.append("no_completed_requests")
+    return point
+
+
+def _add_energy(point: Point, meter: EnergyMeter, win: tuple[float, float] | None) -> None:
+    if win is not None:
+        apply_to_point(point, meter.read(*win))
+
+
+def _run_evals(recipe: Recipe, base_url: str, served_model: str, opts: SweepOptions, run_id: str,
+               points: list[Point], console: Console) -> None:
+    if recipe.evals is None:
+        return
+    with Store(opts.db) as store:
+        for res in run_recipe_evals(recipe, base_url, served_model, store, run_id, points, api_key=opts.api_key):
+            console.print(f"eval {res}")
+
+
+def _point_line(p: Point) -> str:
+    def f(v: float | None, spec: str) -> str:
+        return "-" if v is None else format(v, spec)
+
+    flags = f" [yellow]{','.join(p.flags)}[/]" if p.flags else ""
+    load = f"rate {p.request_rate:g}/s" if p.request_rate is not None else (f"conc {p.conc:>4}" if p.conc else "trace")
+    cache = f", cached {p.cached_tokens} tok" if p.cached_tokens is not None else ""
+    slo = "" if p.slo_met is None else (", [green]SLO met[/]" if p.slo_met else ", [red]SLO missed[/]")
+    return (
+        f"[green]✓[/] {load}: {f(p.tput_per_gpu, '.1f')} tok/s/GPU, {f(p.median_intvty, '.1f')} tok/s/user, "
+        f"TTFT p50 {f(p.median_ttft and p.median_ttft * 1e3, '.0f')} ms, {p.completed}/{p.num_requests} ok{cache}{slo}{flags}"
+    )
