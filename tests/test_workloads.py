@@ -12,7 +12,7 @@ from servemark.errors import ServemarkError
 from servemark.models import demo
 from servemark.recipe import parse_recipe
 from servemark.recipe.expand import expand
-from servemark.workload.build import build_workload
+from servemark.sweep.workload_build import build_workload
 from servemark.workload.dataset import read_rows, resolve_path
 from servemark.workload.random_tokens import RandomPromptBuilder, load_tokenizer
 
@@ -41,7 +41,7 @@ def write(path: Path, rows: list) -> Path:
 
 def test_random_stays_the_default_and_keeps_its_key() -> None:
     (p, _) = expand(recipe({"isl": 64, "osl": 8}))
-    assert p.workload == "random" and not p.prefix_cache and p.scenario["workload"] == {"kind": "random"}
+    assert p.workload == "random" and not p.prefix_cache and p.scenario.workload.kind == "random"
 
 
 def test_workload_parameters_are_in_the_identity() -> None:

@@ -8,7 +8,7 @@ of ISL/OSL) is the default and needs no block. The other kinds replay real text 
 - ``multi_turn``: sessions whose every turn carries the whole history, so the prefix is reused;
 - ``trace``: a request trace replayed at its timestamps (Mooncake or servemark's agentic format).
 
-How each kind becomes requests is in :mod:`servemark.workload.build`; docs/workloads.md has one
+How each kind becomes requests is in :mod:`servemark.sweep.workload_build`; docs/workloads.md has one
 runnable example per kind.
 """
 

@@ -40,7 +40,7 @@ from servemark.sweep.provenance import host_info
 from servemark.telemetry.energy import EnergyMeter, apply_to_point
 from servemark.executors.runtime import Runtime, resolve_runtime
 from servemark.workload.random_tokens import RandomPromptBuilder, load_tokenizer
-from servemark.workload.build import build_workload
+from servemark.sweep.workload_build import build_workload
 from servemark.workload.trace import stable_key
 from servemark.metrics.workload import cache_from_counters, slo_verdict
 from servemark.telemetry import cache_counters
@@ -89,7 +89,7 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
 
         return run_as_job(recipe, opts, console)
     planned = [p for p in expand(recipe) if opts.layouts is None or p.layout_index in opts.layouts]
-    if not planned:
+    if not planned and recipe.slo_search is None:  # a search-only recipe plans no points
         raise ServemarkError(f"--layout {opts.layouts}: the recipe has layouts 0..{len(recipe.layouts) - 1}")
     adapter = adapter_for(recipe.engine.name)
     rt = resolve_runtime(recipe, start_engine=opts.endpoint is None)
@@ -123,10 +123,10 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     console.print(f"{verb} [bold]{run_id}[/] -> {run_dir} ({len(planned) - len(left)} of {len(planned)} points measured before)")
     try:
         next_index = [len(planned)]
-        for li in sorted({p.layout_index for p in left}):
+        for li in _layouts_to_run(recipe, opts, planned, left):
             for key in engine_keys(recipe, li):
                 todo = [p for p in left if p.engine_key == key]
-                if todo:
+                if todo or recipe.slo_search is not None:
                     _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console,
                                 result.points, ids, next_index, cache=key[1])
             if recipe.ceiling is not None and opts.endpoint is None:
@@ -146,6 +146,18 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
             levels.refresh(store, "run_id = ?", [run_id])  # ceilings and SOL measured before this run
         console.print(f"{len(result.points)} point(s) stored in {opts.db} (run {run_id}, {result.status})")
     return result
+
+
+def _layouts_to_run(recipe: Recipe, opts: SweepOptions, planned: list[PlannedPoint],
+                    left: list[PlannedPoint]) -> list[int]:
+    """Layouts with points still to measure; with an ``slo_search``, also the layouts that had
+    nothing measured before (a search-only recipe plans no points, yet searches every layout)."""
+    chosen = range(len(recipe.layouts)) if opts.layouts is None else opts.layouts
+    todo = {p.layout_index for p in left}
+    if recipe.slo_search is not None:
+        measured = {p.layout_index for p in planned} - todo
+        todo |= {li for li in chosen if li not in measured}
+    return sorted(li for li in todo if li in chosen)
 
 
 def engine_keys(recipe: Recipe, li: int | None = None) -> list[tuple[int, bool]]:

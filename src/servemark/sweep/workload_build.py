@@ -1,5 +1,8 @@
 """A scenario's workload -> what the load generator sends (prompts, a schedule, or sessions).
 
+It lives in ``sweep`` (not ``workload``) because it reads the recipe's types: ``workload`` stays
+below ``recipe`` in the import graph (loadgen and calibration import it).
+
 One function per kind, one entry point (:func:`build_workload`). Everything is seeded: the same
 recipe seed and salt give the same text. The *salt* keeps points apart when the engine caches
 prefixes: with prefix caching on, each point gets its own salt so its synthetic text shares no
