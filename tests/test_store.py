@@ -42,6 +42,10 @@ def test_missing_columns_are_added(tmp_path: Path) -> None:
         cols = {r["column_name"] for r in s.query("DESCRIBE points")}
         assert set(POINT_FIELDS) <= cols
         assert s.points()[0].conc == 3
+        # old rows read as they would have been written: workload = random (groups with new random
+        # points), not NULL; a field without a scalar default stays NULL
+        (row,) = s.query("SELECT workload, prefix_cache, cached_tokens FROM points")
+    assert row == {"workload": "random", "prefix_cache": False, "cached_tokens": None}
 
 
 def test_read_only_missing_store_is_a_clear_error(tmp_path: Path) -> None:

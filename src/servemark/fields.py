@@ -224,6 +224,19 @@ FIELDS: tuple[Field, ...] = (
        "= served_over_ceiling x ceiling_over_sol", "fraction", "Served ÷ speed of light", "number", "higher"),
     # quality
     _f("flags", "list[str]", list, "quality", "Problems that make the point suspect (`too_many_failures`, `client_saturated`, ...)", label="Flags"),
+    # workloads, prefix cache, SLO (docs/workloads.md, servemark.metrics.workload)
+    _f("workload", "str", "random", "workload", "The workload's identity key: `random` or `kind:hash` of its parameters (part of the point's identity; frontiers group by it so they never mix workloads)", label="Workload"),
+    _f("workload_kind", "str", "random", "workload", "`random`, `dataset`, `multi_turn` or `trace`", label="Workload kind"),
+    _f("workload_params", "str", "", "workload", "The scenario's `workload` block as JSON (empty for random)"),
+    _f("prefix_cache", "bool", False, "workload", "Engine prefix caching asked for by the scenario", label="Prefix cache"),
+    _f("cached_tokens", "int | None", None, "workload", "Prompt tokens served from the prefix cache over the measured requests", "tokens", "Cached tokens", "int"),
+    _f("cache_hit_rate", "float | None", None, "workload", "`cached_tokens / total_input_tokens` of the measured requests", "fraction", "Prefix cache hit rate", "number", "higher"),
+    _f("cache_source", "str", "", "workload", "`usage` (`prompt_tokens_details.cached_tokens`), `prometheus` (the engine's counters sampled around the window) or empty (not measurable)"),
+    _f("schedule_lag_p99", "float | None", None, "workload", "Open loop and traces: 99th percentile of `sent_at − scheduled_at` over measured requests (how late the client sent)", "s", "Schedule lag p99", "number", "lower"),
+    _f("slo", "str", "", "workload", "The recipe's SLO as JSON (bounds in ms, percentile), empty without one"),
+    _f("goodput_rps", "float | None", None, "workload", "Requests meeting every SLO bound per second of `duration` (failures are not good)", "requests/s", "Goodput", "number", "higher"),
+    _f("good_fraction", "float | None", None, "workload", "Share of measured requests (failures included) meeting every SLO bound", "fraction", "Good fraction", "number", "higher"),
+    _f("slo_met", "bool | None", None, "workload", "Every bounded metric's `percentile`-th value is within its bound (and `good_fraction ≥ min_good_fraction`)", label="SLO met"),
     # provenance
     _f("source", "str", "servemark", "provenance", "`servemark` (measured here), `inferencex` or `vllm-bench` (imported)", label="Source"),
     _f("source_file", "str", "", "provenance", "File an imported point came from"),

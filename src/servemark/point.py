@@ -145,6 +145,34 @@ class Point:
     flags: list[str] = field(default_factory=list)
     """Problems that make the point suspect: ``too_many_failures``, ``client_saturated``, ..."""
 
+    # workloads, prefix cache, SLO (docs/workloads.md)
+    workload: str = "random"
+    """The workload's identity key: ``random`` or ``kind:hash`` of its parameters (part of the
+    point's identity; frontiers group by it so they never mix workloads)."""
+    workload_kind: str = "random"
+    """``random``, ``dataset``, ``multi_turn`` or ``trace``."""
+    workload_params: str = ""
+    """The scenario's ``workload`` block as JSON (empty for random)."""
+    prefix_cache: bool = False
+    """Engine prefix caching asked for by the scenario."""
+    cached_tokens: int | None = None
+    """Prompt tokens served from the prefix cache over the measured requests (tokens)."""
+    cache_hit_rate: float | None = None
+    """cached_tokens / prompt tokens of the measured requests (fraction)."""
+    cache_source: str = ""
+    """``usage`` (``prompt_tokens_details.cached_tokens``), ``prometheus`` (the engine's counters
+    sampled around the window) or empty (not measurable)."""
+    schedule_lag_p99: float | None = None
+    """Open loop and traces: 99th percentile of (sent - scheduled) (s): how late the client sent."""
+    slo: str = ""
+    """The recipe's SLO as JSON (bounds in ms, percentile), empty without one."""
+    goodput_rps: float | None = None
+    """Requests meeting every SLO bound per second of the benchmark window (req/s)."""
+    good_fraction: float | None = None
+    """Share of measured requests (failures included) meeting every SLO bound."""
+    slo_met: bool | None = None
+    """Every bounded metric's ``percentile`` value is within its bound (and ``min_good_fraction``)."""
+
     # provenance
     source: str = "servemark"
     """``servemark`` (measured here), ``inferencex`` or ``vllm-bench`` (imported)."""

@@ -39,6 +39,13 @@ class RequestRecord:
     error_detail: str | None = None
     warmup: bool = False
     """Warmup requests are recorded but excluded from the benchmark window and every metric."""
+    cached_tokens: int | None = None
+    """Prompt tokens the server served from its prefix cache
+    (``usage.prompt_tokens_details.cached_tokens``); None when it does not say."""
+    session_id: int | None = None
+    """Session workloads: the session (sub-agents have their own); None for single requests."""
+    turn: int | None = None
+    """Session workloads: the turn's index in its session (0 = first)."""
 
     @property
     def ok(self) -> bool:

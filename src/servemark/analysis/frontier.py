@@ -32,8 +32,10 @@ DEFAULT_GROUP: tuple[str, ...] = (
     "precision",
     "spec_method",
     "disagg",
+    "workload",
 )
-"""What makes two points comparable on one frontier (the layout is deliberately not in it)."""
+"""What makes two points comparable on one frontier (the layout is deliberately not in it; the
+workload key is, so a frontier never mixes random prompts with a dataset, sessions or a trace)."""
 
 EXCLUDED_FLAGS: tuple[str, ...] = ("too_many_failures", "no_completed_requests", "nonpositive_throughput")
 """Points with these flags never define a frontier: their throughput is not of the full load."""
@@ -169,6 +171,8 @@ def group_label(group: dict[str, Any]) -> str:
                 bits.append("disagg")
             continue
         if k == "spec_method" and v in ("none", "", None):
+            continue
+        if k == "workload" and v in ("random", "", None):
             continue
         bits.append(str(v))
     return " ".join(bits)

@@ -29,6 +29,10 @@ class CalibrationPlan:
     mid-stream), ``malformed`` (a non-JSON data line mid-stream), ``stall`` (a pause of ``stall_s``
     mid-stream)."""
     stall_s: float = 1.0
+    max_concurrent: int | None = None
+    """Serve at most this many requests at once; the rest wait their turn (FIFO) and their timings
+    start when served. With it the server has a known capacity, ``max_concurrent`` divided by one
+    request's service time, which SLO searches are checked against. None: no limit."""
     record_truth: bool = True
     """Keep per-chunk send times (turn off for pure capacity runs: saves memory)."""
 

@@ -43,6 +43,7 @@ class CalibrationApp:
         self.arrivals = 0
         self.truth: dict[str, dict[str, Any]] = {}
         self.started_ns = perf_counter_ns()
+        self.slots = asyncio.Semaphore(plan.max_concurrent) if plan.max_concurrent else None
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -87,6 +88,12 @@ class CalibrationApp:
         return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
 
     async def _stream(self, request: web.Request, chat: bool) -> web.StreamResponse:
+        if self.slots is None:
+            return await self._serve(request, chat)
+        async with self.slots:
+            return await self._serve(request, chat)
+
+    async def _serve(self, request: web.Request, chat: bool) -> web.StreamResponse:
         received = perf_counter_ns()
         plan = self.plan
         arrival = self.arrivals

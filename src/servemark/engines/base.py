@@ -55,6 +55,9 @@ class RenderContext:
     """Folder for the config files an engine reads (TensorRT-LLM's YAML); the run folder in a sweep."""
     nodes: list[str] = field(default_factory=lambda: ["127.0.0.1"])
     """Host names or addresses of the nodes, in order; a multi-node layout beyond them uses ``node<N>``."""
+    prefix_cache: bool = False
+    """The scenario's ``prefix_cache: on``: render the engine's prefix caching on (off is every
+    engine's rendering otherwise, as in InferenceX). An explicit flag in ``engine.args`` wins."""
 
 
 class EngineAdapter(Protocol):
@@ -91,9 +94,23 @@ def served_name(recipe: Recipe) -> str:
     return recipe.model.served_name or recipe.model.name
 
 
-def max_model_len(recipe: Recipe) -> int:
-    """Longest sequence a point needs: ISL + OSL + 256, InferenceX's ``max-model-len``."""
-    return max(s.isl for s in recipe.scenarios) + max(s.osl for s in recipe.scenarios) + 256
+def max_model_len(recipe: Recipe) -> int | None:
+    """Longest sequence a point needs: ISL + OSL + 256, InferenceX's ``max-model-len``.
+
+    A synthetic multi-turn session needs its whole history (every turn's user and assistant
+    tokens). Dataset and trace lengths are known only once the data is read: with such a scenario
+    the answer is None and the engine keeps the model's own context length."""
+    need = []
+    for s in recipe.scenarios:
+        wl = s.workload
+        if wl.kind == "random":
+            need.append((s.isl or 0) + (s.osl or 0))
+        elif wl.kind == "multi_turn" and wl.dataset is None:
+            per = lambda v, i: v if isinstance(v, int) else v[min(i, len(v) - 1)]  # noqa: E731
+            need.append(sum(per(wl.user_tokens, i) + per(wl.assistant_tokens, i) for i in range(wl.turns)))
+        else:
+            return None
+    return max(need) + 256
 
 
 def gpu_env(recipe: Recipe, layout: Layout, env: dict[str, str]) -> dict[str, str]:

@@ -185,7 +185,7 @@ class Dynamo:
                 argv = sg.server_argv(ctx, "dynamo.sglang", "", 0, s.group, extra, with_port=False)
             else:
                 cfg = f"{ctx.workdir.rstrip('/')}/dynamo-{s.role}-{s.index}.yaml"
-                opts = trt.llm_api_options(lay, s.group, {**r.engine.args, **s.group.args})
+                opts = trt.llm_api_options(lay, s.group, {**r.engine.args, **s.group.args}, ctx.prefix_cache)
                 opts.update(tensor_parallel_size=s.group.tp, moe_expert_parallel_size=s.group.ep,
                             pipeline_parallel_size=s.group.pp, disable_overlap_scheduler=s.role == "prefill",
                             cache_transceiver_config={"backend": str(r.engine.kv_transfer).upper()})

@@ -8,7 +8,8 @@ What servemark passes, and why:
   InferenceX's ``max-model-len = isl + osl + 256``). Not ``--kv-unified``: on an H200 one shared
   pool capped throughput at ~1.8k tok/s/GPU from concurrency 8 on, while per-slot streams reached
   4.5k at 128 (docs/gpu.md); a recipe can still ask for it with ``args: {kv-unified: true}``.
-- ``--no-cache-prompt --cache-ram 0``: no prompt cache, like prefix caching off in InferenceX.
+- ``--no-cache-prompt --cache-ram 0``: no prompt cache, like prefix caching off in InferenceX;
+  ``--cache-prompt`` with the scenario's ``prefix_cache: on``.
 - ``--metrics``: the Prometheus endpoint; ``--no-webui``: a server that only serves the API.
 - GPU placement: ``--n-gpu-layers 0`` on CPU hardware; ``all`` on GPUs with ``--split-mode none``
   on one GPU, ``row`` for ``tp > 1`` and ``layer`` (pipelined) for ``pp > 1``.
@@ -101,8 +102,11 @@ class LlamaCpp:
             argv += ["--draft-max", str(lay.spec_tokens)]
         args = dict(r.engine.args)
         if "cache-prompt" not in args and "no-cache-prompt" not in args:
-            args["no-cache-prompt"] = True
-            args.setdefault("cache-ram", 0)
+            if ctx.prefix_cache:
+                args["cache-prompt"] = True
+            else:
+                args["no-cache-prompt"] = True
+                args.setdefault("cache-ram", 0)
         args.setdefault("metrics", True)
         args.setdefault("no-webui", True)
         argv += render_args(args)

@@ -6,7 +6,7 @@ What servemark passes, and why:
   TP ranks, DeepSeek's MLA serving layout).
 - ``--max-running-requests`` (max_num_seqs), ``--chunked-prefill-size`` (max_num_batched_tokens),
   ``--kv-cache-dtype``.
-- ``--disable-radix-cache``: prefix caching off, as in InferenceX.
+- ``--disable-radix-cache``: prefix caching off, as in InferenceX (left out with ``prefix_cache: on``).
 - ``--enable-metrics``: Prometheus ``/metrics``.
 - Speculative decoding: MTP runs as SGLang's EAGLE algorithm on the model's own next-token heads
   (``--speculative-algorithm EAGLE --speculative-num-steps N --speculative-eagle-topk 1
@@ -79,10 +79,10 @@ def server_argv(ctx: RenderContext, module: str, host: str, port: int, group: Gr
         argv += ["--kv-cache-dtype", lay.kv_cache_dtype]
     argv += spec_args(lay)
     args: dict[str, ArgValue] = {**r.engine.args, **(extra or {})}
-    if "context-length" not in args:
+    if "context-length" not in args and max_model_len(r) is not None:
         args["context-length"] = max_model_len(r)
-    if "enable-radix-cache" not in args:
-        args.setdefault("disable-radix-cache", True)
+    if "enable-radix-cache" not in args and not ctx.prefix_cache:
+        args.setdefault("disable-radix-cache", True)  # the radix cache is SGLang's default: on = no flag
     args.setdefault("enable-metrics", True)
     return argv + render_args(args)
 

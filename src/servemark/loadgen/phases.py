@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from servemark.loadgen.schedule import open_schedule
 from servemark.loadgen.spec import LoadSpec
+from servemark.workload.session import Session
 
 
 @dataclass
@@ -32,6 +33,8 @@ class Phase:
     user_offset: int = 0
     """Index of this loop's first virtual user among all workers' users (closed-loop ramp-up)."""
     total_users: int = 1
+    sessions: list[tuple[int, Session]] = field(default_factory=list)
+    """Session mode: (session number, session) owned by this loop."""
 
 
 def plan_phases(spec: LoadSpec, workers: int) -> list[list[Phase]]:
@@ -43,15 +46,23 @@ def plan_phases(spec: LoadSpec, workers: int) -> list[list[Phase]]:
         wshares = [wconc // workers + (1 if w < wconc % workers else 0) for w in range(workers)]
         out.append([Phase("closed", True, 0, spec.num_warmup, wshares[w]) for w in range(workers)])
     first = spec.num_warmup
-    if spec.mode == "closed":
+    if spec.mode == "sessions":
+        assert spec.sessions
+        out.append([Phase("sessions", False, first, spec.num_requests, shares[w] if spec.concurrency > 0 else 0,
+                          sessions=[(i, s) for i, s in enumerate(spec.sessions) if i % workers == w], user_offset=w)
+                    for w in range(workers)])
+    elif spec.mode == "closed":
         starts = list(itertools.accumulate([0] + shares[:-1]))
         out.append([Phase("closed", False, first, spec.num_requests, shares[w], stop_after_s=spec.duration_s,
                           ramp_up_s=spec.ramp_up_s, user_offset=starts[w], total_users=spec.concurrency)
                     for w in range(workers)])
     else:
-        assert spec.request_rate
-        offs = open_schedule(spec.num_requests, spec.request_rate, spec.arrival, spec.burstiness,
-                             spec.seed, spec.ramp_up_s, spec.duration_s)
+        if spec.offsets is not None:
+            offs = list(spec.offsets)
+        else:
+            assert spec.request_rate
+            offs = open_schedule(spec.num_requests, spec.request_rate, spec.arrival, spec.burstiness,
+                                 spec.seed, spec.ramp_up_s, spec.duration_s)
         cap_shares = shares if spec.concurrency > 0 else [0] * workers
         out.append([Phase("open", False, first, len(offs), cap_shares[w], stop_after_s=spec.duration_s,
                           offsets=[(first + i, o) for i, o in enumerate(offs) if i % workers == w])

@@ -33,6 +33,9 @@ SCHEMA = pa.schema([
     ("error", pa.string()),
     ("error_detail", pa.string()),
     ("warmup", pa.bool_()),
+    ("cached_tokens", pa.int64()),
+    ("session_id", pa.int64()),
+    ("turn", pa.int32()),
 ])
 assert set(SCHEMA.names) == {f.name for f in fields(RequestRecord)}, "records schema out of date"
 

@@ -91,16 +91,18 @@ class Deferred:
     chat: bool
     nbytes: int
 
-    def finish(self) -> None:
+    def finish(self, keep_text: bool = False) -> str | None:
+        """Parse the response into the record; with ``keep_text`` return the generated text."""
         reads = self.reads
         if self.chunked:
             try:
                 reads = decode_chunked(reads)
             except ValueError as exc:
                 self.rec.error, self.rec.error_detail = "bad_framing", str(exc)
-                return
-        _finish(self.rec, reads, self.chat)
+                return None
+        text = _finish(self.rec, reads, self.chat, keep_text)
         self.reads = []
+        return text
 
 
 async def send_raw(pool: HttpPool, prefix: bytes, body: bytes, rec: RequestRecord, chat: bool,
@@ -211,21 +213,22 @@ async def _post(session: aiohttp.ClientSession, url: str, data: bytes, hdrs: dic
         yield resp2
 
 
-def _finish(rec: RequestRecord, reads: list[tuple[int, bytes]], chat: bool) -> None:
+def _finish(rec: RequestRecord, reads: list[tuple[int, bytes]], chat: bool, keep_text: bool = False) -> str | None:
     if rec.done_at is None:
         rec.done_at = (reads[-1][0] if reads else perf_counter_ns()) / NS
     if rec.error and rec.error.startswith("http_"):
-        return
+        return None
     try:
-        ps = parse_stream(reads, chat) if reads else None
+        ps = parse_stream(reads, chat, keep_text) if reads else None
     except MalformedStream as exc:
         if rec.error is None:
             rec.error, rec.error_detail = "malformed_sse", str(exc)
-        return
+        return None
     if ps is None:
         if rec.error is None:
             rec.error, rec.error_detail = "incomplete_stream", "empty response body"
-        return
+        return None
+    rec.cached_tokens = ps.cached_tokens
     rec.chunk_times = [t / NS for t in ps.chunk_times_ns]
     rec.chunk_tokens = ps.chunk_tokens
     if rec.chunk_times:
@@ -249,3 +252,4 @@ def _finish(rec: RequestRecord, reads: list[tuple[int, bytes]], chat: bool) -> N
             if total > n and n > 0:
                 base, rem = divmod(total, n)
                 rec.chunk_tokens = [base + (1 if i < rem else 0) for i in range(n)]
+    return "".join(ps.text) if ps.text is not None else None

@@ -13,9 +13,10 @@ from typing import Any, Literal
 from servemark.errors import ServemarkError
 from servemark.records import RequestRecord
 from servemark.workload import Prompt
+from servemark.workload.session import Session
 
 Api = Literal["completions", "chat"]
-Mode = Literal["closed", "open"]
+Mode = Literal["closed", "open", "sessions"]
 Arrival = Literal["constant", "poisson", "gamma"]
 
 
@@ -63,29 +64,39 @@ class LoadSpec:
     the server's final total is larger, the surplus is spread evenly over the chunks."""
     monitor_interval_s: float = 0.01
     """Event-loop lag probe period."""
+    offsets: list[float] | None = None
+    """Trace replay (open loop): the measured requests' send times, s from the phase start, in
+    place of a drawn schedule; ``prompts[num_warmup + i]`` is sent at ``offsets[i]``."""
+    sessions: list[Session] | None = None
+    """Session workloads (``mode="sessions"``): run after warmup; ``concurrency`` sessions at once
+    when they have no start times, else each at its ``start_s`` (``concurrency`` 0 = no cap)."""
     transport: str = "auto"
     """``auto``: servemark's protocol-level HTTP client for http:// (lowest overhead), aiohttp for
     https://; ``aiohttp``: always aiohttp."""
 
     def validate(self) -> None:
         where = f"load spec (point {self.point_id})"
-        if not self.prompts:
+        if not self.prompts and not (self.sessions and not self.num_warmup):
             raise ServemarkError(f"{where}: prompts is empty")
+        if self.mode == "sessions" and not self.sessions:
+            raise ServemarkError(f"{where}: mode 'sessions' needs sessions")
+        if self.offsets is not None and len(self.prompts) < self.num_warmup + len(self.offsets):
+            raise ServemarkError(f"{where}: {len(self.offsets)} offsets need {self.num_warmup + len(self.offsets)} prompts")
         if self.api not in ("completions", "chat"):
             raise ServemarkError(f"{where}: api must be 'completions' or 'chat', got {self.api!r}")
-        if self.mode not in ("closed", "open"):
-            raise ServemarkError(f"{where}: mode must be 'closed' or 'open', got {self.mode!r}")
+        if self.mode not in ("closed", "open", "sessions"):
+            raise ServemarkError(f"{where}: mode must be 'closed', 'open' or 'sessions', got {self.mode!r}")
         if self.arrival not in ("constant", "poisson", "gamma"):
             raise ServemarkError(f"{where}: arrival must be constant|poisson|gamma, got {self.arrival!r}")
         if self.mode == "closed" and self.concurrency < 1:
             raise ServemarkError(f"{where}: concurrency must be >= 1 in closed loop")
-        if self.mode == "open" and not (self.request_rate and self.request_rate > 0):
+        if self.mode == "open" and self.offsets is None and not (self.request_rate and self.request_rate > 0):
             raise ServemarkError(f"{where}: open loop needs request_rate > 0")
         if self.burstiness <= 0:
             raise ServemarkError(f"{where}: burstiness must be > 0")
         if self.num_requests < 0 or self.num_warmup < 0:
             raise ServemarkError(f"{where}: num_requests and num_warmup must be >= 0")
-        if self.num_requests == 0 and not self.duration_s:
+        if self.num_requests == 0 and not self.duration_s and self.mode == "closed":
             raise ServemarkError(f"{where}: num_requests 0 needs duration_s")
         if self.transport not in ("auto", "aiohttp"):
             raise ServemarkError(f"{where}: transport must be 'auto' or 'aiohttp', got {self.transport!r}")
@@ -109,10 +120,12 @@ class LoadSpec:
         """Serialisable description; the API key is left out on purpose, prompts summarised."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name in ("api_key", "prompts"):
+            if f.name in ("api_key", "prompts", "sessions", "offsets"):
                 continue
             out[f.name] = getattr(self, f.name)
         out["num_prompts"] = len(self.prompts)
+        out["num_sessions"] = len(self.sessions) if self.sessions else 0
+        out["num_offsets"] = len(self.offsets) if self.offsets is not None else 0
         out["headers"] = {k: ("***" if k.lower() in ("authorization", "api-key", "x-api-key") else v)
                           for k, v in self.headers.items()}
         return out

@@ -45,6 +45,10 @@ class ParsedStream:
     done: bool = False
     error_message: str | None = None
     """An ``{"error": ...}`` object sent inside the stream (vLLM does this on engine errors)."""
+    cached_tokens: int | None = None
+    """``usage.prompt_tokens_details.cached_tokens`` when the server reports it."""
+    text: list[str] | None = None
+    """Generated text pieces, kept only when asked (session workloads send them back as history)."""
 
 
 def iter_events(reads: list[tuple[int, bytes]]):
@@ -107,8 +111,15 @@ def _chunk_text(obj: dict[str, Any], chat: bool) -> bool:
     return False
 
 
-def parse_stream(reads: list[tuple[int, bytes]], chat: bool) -> ParsedStream:
-    out = ParsedStream()
+def _piece(obj: dict[str, Any], chat: bool) -> str:
+    c = (obj.get("choices") or [{}])[0]
+    if not chat:
+        return c.get("text") or ""
+    return (c.get("delta") or {}).get("content") or ""
+
+
+def parse_stream(reads: list[tuple[int, bytes]], chat: bool, keep_text: bool = False) -> ParsedStream:
+    out = ParsedStream(text=[] if keep_text else None)
     prev_usage = 0
     times, toks = out.chunk_times_ns, out.chunk_tokens
     for t, ev in iter_events(reads):
@@ -136,12 +147,17 @@ def parse_stream(reads: list[tuple[int, bytes]], chat: bool) -> ParsedStream:
                     n = max(cum - prev_usage, 0)
                     prev_usage = max(cum, prev_usage)
                 out.prompt_tokens = usage.get("prompt_tokens", out.prompt_tokens)
+                details = usage.get("prompt_tokens_details")
+                if isinstance(details, dict) and details.get("cached_tokens") is not None:
+                    out.cached_tokens = int(details["cached_tokens"])
                 if usage.get("completion_tokens") is not None:
                     out.completion_tokens = int(usage["completion_tokens"])
             elif has_text:
                 n = 1
             if has_text:
                 out.text_chunks += 1
+                if out.text is not None:
+                    out.text.append(_piece(obj, chat))
             if n > 0:
                 times.append(t)
                 toks.append(n)

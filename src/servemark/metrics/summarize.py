@@ -15,6 +15,7 @@ import numpy as np
 from servemark.errors import ServemarkError
 from servemark.metrics import definitions as d
 from servemark.metrics.stats import describe
+from servemark.metrics.workload import cache_usage, is_good, schedule_lag_p99, slo_values, ttft_by_turn
 from servemark.point import INTVTY_STATS, POINT_FIELDS
 from servemark.records import RequestRecord
 
@@ -50,13 +51,7 @@ def goodput(ok: list[RequestRecord], total: int, duration: float, slo: dict[str,
     bad = set(slo) - {"ttft", "tpot", "e2el"}
     if bad:
         raise ServemarkError(f"slo: unknown metric(s) {sorted(bad)}; allowed: ttft, tpot, e2el (seconds)")
-    good = 0
-    for r in ok:
-        values = {"ttft": d.ttft(r), "tpot": d.tpot(r), "e2el": d.e2el(r)}
-        if "tpot" in slo and values["tpot"] is None and (r.output_tokens or 0) <= 1:
-            values["tpot"] = 0.0  # one output token has no per-token time: it cannot miss the TPOT SLO
-        if all(values.get(k) is not None and values[k] <= v for k, v in slo.items()):
-            good += 1
+    good = sum(is_good(slo_values(r), slo) for r in ok)
     return {"slo_s": dict(slo), "good_requests": good,
             "good_fraction": good / total if total else None,
             "goodput_rps": good / duration if duration > 0 else None}
@@ -134,6 +129,11 @@ def summarize(records: list[RequestRecord], gpu_count: int = 1, num_prefill_gpu:
             "requests_differing": sum(1 for x in devs if x), "max_abs_fraction": float(np.max(np.abs(devs)))}
     if slo:
         extra["goodput"] = goodput(ok, len(meas), duration, slo)
+    out.update(cache_usage(ok))
+    out["schedule_lag_p99"] = schedule_lag_p99(meas)
+    turns = ttft_by_turn(ok)
+    if turns:
+        extra["ttft_by_turn"] = turns
     if client:
         extra["client"] = client
         if client.get("saturated"):

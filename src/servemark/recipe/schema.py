@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from servemark.recipe.workload import PrefixCache, RandomWorkload, Slo, SloSearch, Workload, on_off, workload_key
+
 from servemark.metrics.summarize import DEFAULT_MAX_FAILURE_RATE
 
 ArgValue = str | int | float | bool | None
@@ -218,15 +220,41 @@ class Layout(Strict):
 
 
 class Scenario(Strict):
-    isl: int = Field(ge=1)
-    osl: int = Field(ge=1)
+    isl: int | None = Field(default=None, ge=1)
+    """Input tokens (random workload: required); other workloads take lengths from their data."""
+    osl: int | None = Field(default=None, ge=1)
+    """Output tokens (random workload: required; dataset: the fallback output length)."""
     random_range_ratio: float = Field(default=1.0, gt=0, le=1)
     """Lengths are drawn uniformly from [ratio x L, L] (InferenceX uses 0.8)."""
     name: str | None = None
+    workload: Workload = Field(default_factory=RandomWorkload)
+    """What traffic is sent (servemark.recipe.workload); random tokens unless set."""
+    prefix_cache: PrefixCache = "off"
+    """Engine prefix caching for this scenario; ``on`` starts the engine with it (a scenario with
+    another setting gets its own engine instance) and random prompts get a per-run salt."""
+
+    @field_validator("prefix_cache", mode="before")
+    @classmethod
+    def _yaml_bool(cls, v: object) -> object:
+        return on_off(v)
+
+    @model_validator(mode="after")
+    def _lengths(self) -> "Scenario":
+        if self.workload.kind == "random" and (self.isl is None or self.osl is None):
+            raise ValueError("a random workload needs isl and osl")
+        return self
 
     @property
     def label(self) -> str:
-        return self.name or f"{self.isl}/{self.osl}"
+        if self.name:
+            return self.name
+        if self.workload.kind == "random":
+            return f"{self.isl}/{self.osl}"
+        return self.workload_key
+
+    @property
+    def workload_key(self) -> str:
+        return workload_key(self.workload, self.prefix_cache == "on")
 
 
 class RequestCount(Strict):
@@ -336,11 +364,17 @@ class Recipe(Strict):
     layouts: list[Layout] = Field(default_factory=lambda: [Layout()], min_length=1)
     scenarios: list[Scenario] = Field(min_length=1)
     concurrency: list[int] = Field(default_factory=list)
-    """Closed-loop points: this many requests in flight."""
+    """Closed-loop points: this many requests (multi_turn: sessions) in flight."""
     rates: list[float] = Field(default_factory=list)
     """Open-loop points: mean request arrivals per second (beside or instead of ``concurrency``)."""
     arrival: Literal["poisson", "gamma", "constant"] = "poisson"
     """Arrival process of ``rates`` points."""
+    burstiness: float = Field(default=1.0, gt=0)
+    """``gamma`` arrivals: shape of the inter-arrival times (< 1 burstier than Poisson, > 1 smoother)."""
+    slo: Slo | None = None
+    """Goodput and pass/fail per point (servemark.recipe.workload.Slo)."""
+    slo_search: SloSearch | None = None
+    """After the listed points, search the highest rate / concurrency meeting ``slo``."""
     requests_per_point: RequestCount = Field(default_factory=RequestCount)
     warmup: WarmupCount = Field(default_factory=WarmupCount)
     api: Literal["completions", "chat"] = "completions"
@@ -366,8 +400,11 @@ class Recipe(Strict):
 
     @model_validator(mode="after")
     def _some_load(self) -> "Recipe":
-        if not (self.concurrency or self.rates):
-            raise ValueError("concurrency: give concurrency values or rates")
+        needs_load = any(sc.workload.kind != "trace" for sc in self.scenarios)
+        if needs_load and not (self.concurrency or self.rates or self.slo_search):
+            raise ValueError("concurrency: give concurrency values, rates, or an slo_search")
+        if self.slo_search is not None and self.slo is None:
+            raise ValueError("slo_search: needs an slo to search against")
         return self
 
     @model_validator(mode="after")

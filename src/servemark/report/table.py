@@ -13,13 +13,21 @@ def _f(v: float | None, spec: str, scale: float = 1.0) -> str:
 
 
 def _load(p: Point) -> str:
-    """Closed loop: the concurrency; open loop: the arrival rate."""
-    return f"{fixed(p.request_rate, 3)}/s" if p.request_rate is not None else str(p.conc)
+    """Closed loop: the concurrency; open loop: the arrival rate; a trace sets its own load."""
+    if p.request_rate is not None:
+        return f"{fixed(p.request_rate, 3)}/s"
+    return str(p.conc) if p.conc else "trace"
 
 
 def points_table(points: list[Point], frontier_ids: set[str], title: str = "") -> Table:
+    """One row per point; workload, cache and SLO columns appear only when some point has them."""
     t = Table(title=title, header_style="bold", title_justify="left")
-    t.add_column("conc\nor rate", justify="right")
+    workloads = any(p.workload != "random" for p in points)
+    cache = any(p.cached_tokens is not None for p in points)
+    slo = any(p.slo_met is not None for p in points)
+    if workloads:
+        t.add_column("workload")
+    t.add_column("conc\n/rate", justify="right")
     t.add_column("tok/s/GPU\n(in+out)", justify="right")
     t.add_column("out tok/s\n/GPU", justify="right")
     t.add_column("tok/s/user\n(1/TPOT p50)", justify="right")
@@ -29,15 +37,26 @@ def points_table(points: list[Point], frontier_ids: set[str], title: str = "") -
     t.add_column("E2EL p50\ns", justify="right")
     t.add_column("ok/req", justify="right")
     t.add_column("J/tok", justify="right")
+    if cache:
+        t.add_column("cache\nhit", justify="right")
+    if slo:
+        t.add_column("goodput\nreq/s", justify="right")
+        t.add_column("SLO")
     t.add_column("frontier")
     t.add_column("flags")
-    for p in sorted(points, key=lambda p: (p.model, p.engine, p.request_rate is not None, p.conc, p.request_rate or 0)):
-        t.add_row(
+    for p in sorted(points, key=lambda p: (p.model, p.engine, p.workload, p.request_rate or 0, p.conc)):
+        row = [p.scenario or p.workload] if workloads else []
+        row += [
             _load(p), _f(p.tput_per_gpu, ".1f"), _f(p.output_tput_per_gpu, ".1f"), _f(p.median_intvty, ".1f"),
             _f(p.median_ttft, ".0f", 1e3), _f(p.p99_ttft, ".0f", 1e3), _f(p.median_tpot, ".1f", 1e3),
             _f(p.median_e2el, ".2f"), f"{p.completed}/{p.num_requests}", _f(p.joules_per_total_token, ".3f"),
-            "●" if p.point_id in frontier_ids else "", ", ".join(p.flags),
-        )
+        ]
+        if cache:
+            row.append(_f(p.cache_hit_rate, ".0%"))
+        if slo:
+            row += [_f(p.goodput_rps, ".2f"), "-" if p.slo_met is None else ("met" if p.slo_met else "missed")]
+        row += ["●" if p.point_id in frontier_ids else "", ", ".join(p.flags)]
+        t.add_row(*row)
     return t
 
 

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from servemark.errors import ServemarkError
 from servemark.point import Point
-from servemark.store.rows import POINT_COLUMNS, point_rows_table, rows_table
+from servemark.store.rows import POINT_COLUMNS, POINT_DEFAULTS, point_rows_table, rows_table
 
 RUN_COLUMNS: dict[str, str] = {
     "run_id": "VARCHAR PRIMARY KEY",
@@ -47,6 +47,15 @@ RUN_COLUMNS: dict[str, str] = {
     "source_file": "VARCHAR",
     "note": "VARCHAR",
 }
+
+
+def _sql_literal(v: str | bool | int | float) -> str:
+    """A scalar default as SQL text (strings quoted, ``'`` doubled; booleans ``TRUE``/``FALSE``)."""
+    if isinstance(v, str):
+        return "'" + v.replace("'", "''") + "'"
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    return repr(v)
 
 
 class Store:
@@ -78,16 +87,20 @@ class Store:
         self._ensure_table("runs", RUN_COLUMNS)
         cols = dict(POINT_COLUMNS)
         cols["point_id"] = "VARCHAR PRIMARY KEY"
-        self._ensure_table("points", cols)
+        self._ensure_table("points", cols, POINT_DEFAULTS)
 
-    def _ensure_table(self, name: str, columns: dict[str, str]) -> None:
-        """Create ``name`` or add the columns it lacks; never drops or retypes data."""
+    def _ensure_table(self, name: str, columns: dict[str, str], defaults: dict[str, Any] | None = None) -> None:
+        """Create ``name`` or add the columns it lacks (existing rows get ``defaults``, so an old
+        point reads as it would have been written, ``workload`` = ``random``, not NULL); never
+        drops or retypes data."""
         body = ", ".join(f'"{c}" {t}' for c, t in columns.items())
         self.con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({body})")
         have = {r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()}
         for c, t in columns.items():
             if c not in have:
-                self.con.execute(f'ALTER TABLE {name} ADD COLUMN "{c}" {t.replace(" PRIMARY KEY", "")}')
+                d = (defaults or {}).get(c)
+                default = "" if d is None else f" DEFAULT {_sql_literal(d)}"
+                self.con.execute(f'ALTER TABLE {name} ADD COLUMN "{c}" {t.replace(" PRIMARY KEY", "")}{default}')
 
     def ensure_table(self, name: str, columns: dict[str, str]) -> None:
         """For other stages (SOL, evals) that keep their own tables in the same file."""

@@ -18,6 +18,10 @@ from servemark.point import POINT_FIELDS, Point
 POINT_COLUMNS: dict[str, str] = {f.name: f.store_type for f in FIELDS}
 """The ``points`` table: one column per registry field (primary key ``point_id``)."""
 
+POINT_DEFAULTS: dict[str, Any] = {f.name: f.default for f in FIELDS
+                                  if isinstance(f.default, (str, bool, int, float))}
+"""Scalar registry defaults: a column added to an existing store fills old rows with them."""
+
 _ARROW_TYPES = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_()}
 
 

@@ -38,16 +38,17 @@ def _sweep(recipe_path: Path, db: Path | None, runs_dir: Path | None, workers: i
            endpoint: str | None = None, resume: str | None = None) -> tuple[list[Point], str]:
     from servemark.recipe import load_recipe
 
-    return _run(load_recipe(recipe_path), db, runs_dir, workers, endpoint, resume=resume)
+    return _run(load_recipe(recipe_path), db, runs_dir, workers, endpoint, resume=resume,
+                recipe_dir=Path(recipe_path).resolve().parent)
 
 
 def _run(recipe: Recipe, db: Path | None, runs_dir: Path | None, workers: int, endpoint: str | None,
-         kind: str = "sweep", resume: str | None = None) -> tuple[list[Point], str]:
+         kind: str = "sweep", resume: str | None = None, recipe_dir: Path | None = None) -> tuple[list[Point], str]:
     from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
     opts = SweepOptions(db=db_path(db), runs_dir=runs_dir or paths.default_runs_dir(),
                         api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint, kind=kind,
-                        resume=resume)
+                        resume=resume, recipe_dir=recipe_dir)
     res = run_recipe(recipe, opts, console)
     from servemark.store import Store
 

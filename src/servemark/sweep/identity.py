@@ -1,8 +1,10 @@
 """The identity of a point: what makes two measurements the same planned measurement.
 
 Identity = recipe content hash + model + engine + layout + scenario (ISL/OSL and whatever else
-the scenario holds: later the workload kind and its parameters) + load (concurrency, or a
-request rate once open-loop points exist) + trial index. Resume, bundles and import
+the scenario holds) + workload (kind and parameter hash, prefix cache on or off) + load
+(concurrency, or the request rate of an open-loop point) + trial index (+ the probe number of an
+SLO-search probe, which is not a planned point). Resume and frontiers therefore never mix two
+workloads or two loads. Resume, bundles and import
 de-duplication all key on it, so it is one function: extend :func:`identity` when a point gains
 a dimension, and every user follows.
 
@@ -23,24 +25,29 @@ from servemark.recipe.schema import Recipe
 KEY_CHARS = 12
 
 
-def identity(recipe: Recipe, pp: PlannedPoint, trial: int = 0, rhash: str | None = None) -> dict[str, Any]:
+def identity(recipe: Recipe, pp: PlannedPoint, trial: int = 0, rhash: str | None = None,
+             probe: int | None = None) -> dict[str, Any]:
     """The fields that name one planned measurement, as a plain dict (also kept for provenance)."""
     eng = recipe.engine.name + (f"-{recipe.engine.build}" if recipe.engine.build else "")
     plain = pp.to_dict()  # layout and scenario as plain JSON values
-    return {
+    ident = {
         "recipe_hash": rhash or recipe_hash(recipe),
         "model": recipe.model.name,
         "engine": eng,
         "layout": plain["layout"],
         "scenario": plain["scenario"],
-        # closed-loop ids stay as they were; an open-loop point adds its rate
-        "load": {"conc": pp.conc} if pp.rate is None else {"conc": pp.conc, "rate": pp.rate},
+        "workload": {"key": pp.workload, "prefix_cache": pp.prefix_cache},
+        "load": {"conc": pp.conc, "rate": pp.rate},
         "trial": trial,
     }
+    if probe is not None:
+        ident["slo_probe"] = probe
+    return ident
 
 
-def point_key(recipe: Recipe, pp: PlannedPoint, trial: int = 0, rhash: str | None = None) -> str:
-    blob = json.dumps(identity(recipe, pp, trial, rhash), sort_keys=True, separators=(",", ":")).encode()
+def point_key(recipe: Recipe, pp: PlannedPoint, trial: int = 0, rhash: str | None = None,
+              probe: int | None = None) -> str:
+    blob = json.dumps(identity(recipe, pp, trial, rhash, probe), sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:KEY_CHARS]
 
 

@@ -65,10 +65,10 @@ def _binary(recipe: Recipe) -> str | None:
 
 
 def render_layout(recipe: Recipe, layout: Layout, workdir: str = WORKDIR_PLACEHOLDER, model_path: str | None = None,
-                  python: str | None = None, binary: str | None = None) -> list[Launch]:
+                  python: str | None = None, binary: str | None = None, prefix_cache: bool = False) -> list[Launch]:
     ctx = RenderContext(recipe=recipe, layout=layout, model_path=model_path or _model_path(recipe),
                         python=python or _python(recipe), binary=binary if binary is not None else _binary(recipe),
-                        workdir=workdir)
+                        workdir=workdir, prefix_cache=prefix_cache)
     return adapter_for(recipe.engine.name).render(ctx)
 
 
@@ -90,22 +90,40 @@ def _container(recipe: Recipe, lg: Launch, model_path: str) -> dict[str, Any] | 
 def build_plan(recipe: Recipe) -> dict[str, Any]:
     model_path = _model_path(recipe)
     layouts = []
+    caches = sorted({sc.prefix_cache == "on" for sc in recipe.scenarios})
     for i, lay in enumerate(recipe.layouts):
-        launches = render_layout(recipe, lay, model_path=model_path)
-        layouts.append({
-            "index": i,
-            "layout": lay.model_dump(exclude_defaults=True),
-            "gpus": lay.gpus,
-            "launches": [{**lg.to_dict(), "container": _container(recipe, lg, model_path)} for lg in launches],
-        })
+        for cache in caches:  # prefix caching is a server flag: one engine instance per setting
+            launches = render_layout(recipe, lay, model_path=model_path, prefix_cache=cache)
+            layouts.append({
+                "index": i,
+                "layout": lay.model_dump(exclude_defaults=True),
+                "gpus": lay.gpus,
+                "prefix_cache": cache,
+                "launches": [{**lg.to_dict(), "container": _container(recipe, lg, model_path)} for lg in launches],
+            })
     plan = {"recipe": recipe.name, "recipe_hash": recipe_hash(recipe), "engine": recipe.engine.name,
             "hardware": recipe.hardware.name, "executor": recipe.executor.kind,
-            "points": [p.to_dict() for p in expand(recipe)], "layouts": layouts}
+            "points": [p.to_dict() for p in expand(recipe)], "layouts": layouts,
+            "slo": recipe.slo.model_dump(exclude_none=True) if recipe.slo else None,
+            "slo_search": recipe.slo_search.model_dump() if recipe.slo_search else None}
     if recipe.executor.kind == "slurm":
         from servemark.sweep.slurm_job import job_plan
 
         plan["slurm"] = job_plan(recipe)
     return plan
+
+
+def workload_summary(wl: dict[str, Any]) -> str:
+    """One short line per workload kind, e.g. ``multi_turn 16x4 turns``, ``trace mooncake x2``."""
+    kind = wl["kind"]
+    if kind == "dataset":
+        return f"dataset {wl['path']}"
+    if kind == "multi_turn":
+        src = f" from {wl['dataset']}" if wl.get("dataset") else ""
+        return f"multi_turn {wl['sessions']}x{wl['turns']} turns{src}"
+    if kind == "trace":
+        return f"trace {wl['format']} {wl['path']}" + (f" x{wl['speedup']:g}" if wl["speedup"] != 1 else "")
+    return "random"
 
 
 def _layout_label(d: dict[str, Any]) -> str:
@@ -116,14 +134,21 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
     pts = plan["points"]
     console.print(f"[bold]{plan['recipe']}[/] ({plan['engine']}, recipe hash {plan['recipe_hash']}): "
                   f"{len(pts)} point(s), {len(plan['layouts'])} layout(s); nothing is started")
-    t = Table("#", "layout", "ISL/OSL", "conc", "requests", "warmup")
+    t = Table("#", "layout", "workload", "ISL/OSL", "prefix cache", "load", "requests", "warmup")
     for p in pts:
-        t.add_row(str(p["index"]), f"L{p['layout_index']}", f"{p['scenario']['isl']}/{p['scenario']['osl']}",
-                  str(p["conc"]), str(p["num_requests"]), str(p["num_warmup"]))
+        sc, wl = p["scenario"], p["scenario"]["workload"]
+        load = f"{p['rate']:g} req/s" if p["rate"] is not None else (f"conc {p['conc']}" if p["conc"] else "trace times")
+        t.add_row(str(p["index"]), f"L{p['layout_index']}", workload_summary(wl),
+                  f"{sc['isl']}/{sc['osl']}" if sc["isl"] else "-", "on" if p["prefix_cache"] else "off", load,
+                  str(p["num_requests"] or "all"), str(p["num_warmup"]), end_section=False)
     console.print(t)
+    if plan.get("slo"):
+        console.print(f"SLO: {plan['slo']}" + (f"; search: {plan['slo_search']}" if plan.get("slo_search") else ""),
+                      highlight=False, markup=False)
     for lay in plan["layouts"]:
         where = "CPU" if plan["hardware"] == "cpu" else f"{lay['gpus']} x {plan['hardware']}"
-        console.print(f"\n[bold]L{lay['index']}[/] {_layout_label(lay['layout'])} ({where}, {plan['executor']})")
+        cache = ", prefix cache on" if lay.get("prefix_cache") else ""
+        console.print(f"\n[bold]L{lay['index']}[/] {_layout_label(lay['layout'])} ({where}, {plan['executor']}{cache})")
         for lg in lay["launches"]:
             where = f" node {lg['node']}" if lg["node"] else ""
             console.print(f"  [cyan]{lg['name']}[/]{where} -> {lg['host']}:{lg['port']} (ready: {lg['health_path']})")

@@ -31,15 +31,21 @@ from servemark.recipe.schema import Layout, Recipe
 from servemark.store import Store
 from servemark.loadgen import LoadSpec, run_load
 from servemark.loadgen.records_io import write_records
+from servemark.loadgen.schedule import open_schedule
 from servemark.metrics import summarize
 from servemark.metrics.summarize import window
 from servemark.sweep import resume
-from servemark.sweep.identity import planned_ids
+from servemark.sweep.identity import planned_ids, point_id as make_point_id, point_key
 from servemark.sweep.provenance import host_info
 from servemark.telemetry.energy import EnergyMeter, apply_to_point
 from servemark.executors.runtime import Runtime, resolve_runtime
-from servemark.workload.random_tokens import RandomPromptBuilder
+from servemark.workload.random_tokens import RandomPromptBuilder, load_tokenizer
 from servemark.workload.tokenizer import SERVER, open_tokenizer
+from servemark.sweep.workload_build import build_workload
+from servemark.workload.trace import stable_key
+from servemark.metrics.workload import cache_from_counters, slo_verdict
+from servemark.telemetry import cache_counters
+from servemark.sweep.search import slo_search
 
 
 @dataclass
@@ -53,6 +59,8 @@ class SweepOptions:
     """Measure a server that is already running at this base URL instead of starting the engine."""
     kind: str = "sweep"
     """The run row's kind: ``sweep`` (a recipe), ``external`` (``servemark bench`` of a running server)."""
+    recipe_dir: Path | None = None
+    """Folder of the recipe file: relative dataset and trace paths are taken from it."""
     resume: str | None = None
     """Continue this run (``latest``: the newest unfinished run of the recipe), measuring only missing points."""
     run_id: str | None = None
@@ -84,7 +92,7 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
 
         return run_as_job(recipe, opts, console)
     planned = [p for p in expand(recipe) if opts.layouts is None or p.layout_index in opts.layouts]
-    if not planned:
+    if not planned and recipe.slo_search is None:  # a search-only recipe plans no points
         raise ServemarkError(f"--layout {opts.layouts}: the recipe has layouts 0..{len(recipe.layouts) - 1}")
     adapter = adapter_for(recipe.engine.name)
     rt = resolve_runtime(recipe, start_engine=opts.endpoint is None)
@@ -119,9 +127,13 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     verb = "resumed" if state.row else "run"
     console.print(f"{verb} [bold]{run_id}[/] -> {run_dir} ({len(planned) - len(left)} of {len(planned)} points measured before)")
     try:
-        for li in sorted({p.layout_index for p in left}):
-            todo = [p for p in left if p.layout_index == li]
-            _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result.points, ids)
+        next_index = [len(planned)]
+        for li in _layouts_to_run(recipe, opts, planned, left):
+            for key in engine_keys(recipe, li):
+                todo = [p for p in left if p.engine_key == key]
+                if todo or recipe.slo_search is not None:
+                    _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console,
+                                result.points, ids, next_index, cache=key[1])
             if recipe.ceiling is not None and opts.endpoint is None:
                 _measure_ceiling(recipe, li, recipe.layouts[li], rt, run_id, run_dir, opts, console)
     except KeyboardInterrupt:
@@ -141,23 +153,45 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     return result
 
 
+def _layouts_to_run(recipe: Recipe, opts: SweepOptions, planned: list[PlannedPoint],
+                    left: list[PlannedPoint]) -> list[int]:
+    """Layouts with points still to measure; with an ``slo_search``, also the layouts that had
+    nothing measured before (a search-only recipe plans no points, yet searches every layout)."""
+    chosen = range(len(recipe.layouts)) if opts.layouts is None else opts.layouts
+    todo = {p.layout_index for p in left}
+    if recipe.slo_search is not None:
+        measured = {p.layout_index for p in planned} - todo
+        todo |= {li for li in chosen if li not in measured}
+    return sorted(li for li in todo if li in chosen)
+
+
+def engine_keys(recipe: Recipe, li: int | None = None) -> list[tuple[int, bool]]:
+    """(layout index, prefix cache) of each engine instance the recipe needs (of layout ``li``
+    only, when given), in run order."""
+    caches = [c for c in (False, True) if any((sc.prefix_cache == "on") == c for sc in recipe.scenarios)]
+    lis = range(len(recipe.layouts)) if li is None else [li]
+    return [(i, c) for i in lis for c in caches]
+
+
 def _run_layout(
     recipe: Recipe, li: int, todo: list[PlannedPoint], adapter: Any, rt: Runtime, opts: SweepOptions,
     run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, out: list[Point],
-    ids: dict[int, str],
+    ids: dict[int, str], next_index: list[int] | None = None, cache: bool = False,
 ) -> None:
-    """Measure one layout's points, appending each to ``out`` (and the store) as it completes."""
-    layout = todo[0].layout
+    """Measure the points of one engine instance (a layout and prefix-cache setting), appending
+    each to ``out`` (and the store) as it completes; then any SLO search of its scenarios."""
+    layout = recipe.layouts[li]
     try:
         adapter.validate(recipe, layout)
     except ValueError as exc:
         raise ServemarkError(f"layouts.{li}: {exc}") from None
     nodes = job_nodes() if in_slurm_job() else None
     ctx = RenderContext(recipe=recipe, layout=layout, model_path=rt.model_path, python=rt.python, binary=rt.binary,
-                        **({"nodes": [n.address for n in nodes]} if nodes else {}))
+                        prefix_cache=cache, **({"nodes": [n.address for n in nodes]} if nodes else {}))
     launches = adapter.render(ctx)
-    (run_dir / f"launch-L{li}.json").write_text(json.dumps([lg.to_dict() for lg in launches], indent=2))
-    servers = [make_server(lg, run_dir / f"engine-L{li}-{lg.name}.log", recipe, rt.model_path, workdir=str(run_dir),
+    tag = f"L{li}-pc" if cache else f"L{li}"
+    (run_dir / f"launch-{tag}.json").write_text(json.dumps([lg.to_dict() for lg in launches], indent=2))
+    servers = [make_server(lg, run_dir / f"engine-{tag}-{lg.name}.log", recipe, rt.model_path, workdir=str(run_dir),
                            nodes=nodes)
                for lg in launches]
     if opts.endpoint:
@@ -174,37 +208,78 @@ def _run_layout(
             _start(srv, recipe.engine.startup_timeout_s, console)
         if rt.tokenizer_path == SERVER:
             builder, tok_label = _prompt_builder(SERVER, base_url, front.served_model, opts, recipe.seed)
-        meter.start()
-        for pp in todo:
+
+        def measure(pp: PlannedPoint, extra: dict[str, Any] | None = None) -> Point:
             if servers and not servers[-1].alive():
                 raise ServemarkError(f"the engine died during the sweep; log {servers[-1].log_path}:\n{log_tail(servers[-1].log_path)}")
-            sc = pp.scenario
-            prompts = builder.build(pp.num_requests + pp.num_warmup, sc.isl, sc.osl, sc.random_range_ratio)
-            point_id = ids[pp.index]
-            spec = LoadSpec(
-                base_url=base_url, model=front.served_model, api=recipe.api, prompts=prompts,
-                concurrency=pp.conc, num_requests=pp.num_requests, num_warmup=pp.num_warmup,
-                mode="open" if pp.rate is not None else "closed", request_rate=pp.rate, arrival=recipe.arrival,
-                api_key=opts.api_key, workers=opts.workers, point_id=point_id, seed=recipe.seed,
-            )
-            started = _now()
-            load = _measure(spec, pp, console)
-            write_records(load.records, run_dir / "records" / f"{point_id}.parquet")
-            fields = summarize(load.records, gpu_count=_gpu_count(recipe, layout), client=load.client,
-                               max_failure_rate=recipe.max_failure_rate, **_disagg_gpus(layout))
-            point = _make_point(recipe, pp, layout, launches, rt, run_id, point_id, rhash, host, started, fields)
+            # an SLO-search probe is not in the plan: its id also names the probe (a probe may
+            # repeat a planned load, and must not replace that point)
+            pid = ids.get(pp.index) or make_point_id(
+                run_id, point_key(recipe, pp, rhash=rhash, probe=(extra or {}).get("slo_search", {}).get("probe")))
+            point = _run_point(recipe, pp, layout, launches, rt, builder, base_url, opts, run_id, run_dir, rhash,
+                               host, meter, console, extra or {}, pid, servers)
             point.tokenizer = tok_label
-            _add_energy(point, meter, window([r for r in load.records if not r.warmup]))
-            point.extra.update(placement(servers))
-            with Store(opts.db) as store:
-                store.add_point(point)
             out.append(point)
-            console.print(_point_line(point))
+            return point
+
+        meter.start()
+        for pp in todo:
+            measure(pp)
+        if recipe.slo_search is not None:
+            for sc in recipe.scenarios:
+                if (sc.prefix_cache == "on") == cache and sc.workload.kind != "trace":
+                    slo_search(recipe, sc, li, measure, next_index or [len(out)], console)
         _run_evals(recipe, base_url, front.served_model, opts, run_id, out[done_before:], console)
     finally:
         meter.stop()
         for srv in reversed(servers):
             srv.stop()
+
+
+def _run_point(recipe: Recipe, pp: PlannedPoint, layout: Any, launches: list[Any], rt: Runtime,
+               builder: RandomPromptBuilder, base_url: str, opts: SweepOptions, run_id: str, run_dir: Path,
+               rhash: str, host: dict[str, Any], meter: EnergyMeter, console: Console,
+               extra: dict[str, Any], point_id: str, servers: list[Any]) -> Point:
+    """Build the point's requests, run the load, write records, summarise and store the point."""
+    sc = pp.scenario
+    # prefix caching on: a salt per point, so no point's text is a prefix another point cached
+    salt = stable_key(recipe.seed, run_id, pp.index) if pp.prefix_cache else recipe.seed
+    wl = build_workload(sc, builder, pp.num_requests, pp.num_warmup, recipe.seed, salt, recipe.api, opts.recipe_dir)
+    mode = "sessions" if wl.sessions is not None else ("open" if wl.offsets is not None or pp.rate else "closed")
+    if wl.sessions is not None and pp.rate:  # sessions arrive at the rate (open loop over sessions)
+        starts = open_schedule(len(wl.sessions), pp.rate, recipe.arrival, recipe.burstiness, recipe.seed)
+        for s, t in zip(wl.sessions, starts):
+            s.start_s = t
+    spec = LoadSpec(
+        base_url=base_url, model=launches[-1].served_model, api=recipe.api, prompts=wl.prompts,
+        concurrency=pp.conc, num_requests=wl.num_requests, num_warmup=pp.num_warmup, mode=mode,
+        request_rate=pp.rate, arrival=recipe.arrival, burstiness=recipe.burstiness, offsets=wl.offsets,
+        sessions=wl.sessions, api_key=opts.api_key, workers=opts.workers, point_id=point_id, seed=recipe.seed,
+    )
+    started = _now()
+    counters = cache_counters.sample(base_url, launches[-1].metrics_path)
+    load = _measure(spec, pp, console)
+    write_records(load.records, run_dir / "records" / f"{point_id}.parquet")
+    fields = summarize(load.records, gpu_count=_gpu_count(recipe, layout), client=load.client,
+                       max_failure_rate=recipe.max_failure_rate, **_disagg_gpus(layout))
+    if "cache_source" not in fields and counters:
+        fields.update(cache_from_counters(counters, cache_counters.sample(base_url, launches[-1].metrics_path),
+                                          fields["total_input_tokens"]))
+    if recipe.slo is not None:
+        meas = [r for r in load.records if not r.warmup]
+        fields.update({k: v for k, v in slo_verdict([r for r in meas if r.ok], len(meas), fields["duration"],
+                                                    recipe.slo.bounds_s(), recipe.slo.percentile,
+                                                    recipe.slo.min_good_fraction).items() if k != "slo_values_s"})
+    point = _make_point(recipe, pp, layout, launches, rt, run_id, point_id, rhash, host, started, fields)
+    if sc.workload.kind != "random":
+        point.isl, point.osl = wl.nominal_lengths()
+    point.extra.update(extra)
+    _add_energy(point, meter, window([r for r in load.records if not r.warmup]))
+    point.extra.update(placement(servers))
+    with Store(opts.db) as store:
+        store.add_point(point)
+    console.print(_point_line(point))
+    return point
 
 
 def _check_ceiling(recipe: Recipe) -> None:
@@ -313,8 +388,13 @@ def _make_point(
         layout=layout.model_dump(mode="json"),
         **_disagg_gpus(layout),
         precision=recipe.precision, tp=layout.tp, ep=layout.ep, dp_attention=layout.dp_attention, pp=layout.pp,
-        spec_method=layout.spec_method, isl=sc.isl, osl=sc.osl, random_range_ratio=sc.random_range_ratio,
-        conc=pp.conc, request_rate=pp.rate, scenario=sc.name or f"{sc.isl}/{sc.osl}",
+        spec_method=layout.spec_method, isl=sc.isl or 0, osl=sc.osl or 0,
+        random_range_ratio=sc.random_range_ratio, conc=pp.conc, request_rate=pp.rate,
+        scenario=sc.label, workload=pp.workload, workload_kind=sc.workload.kind,
+        workload_params=json.dumps(sc.workload.model_dump(mode="json"), sort_keys=True)
+        if sc.workload.kind != "random" else "",
+        prefix_cache=pp.prefix_cache,
+        slo=json.dumps(recipe.slo.model_dump(mode="json"), sort_keys=True) if recipe.slo else "",
         tokenizer=rt.tokenizer_path, seed=recipe.seed, recipe=json.dumps(recipe.model_dump(mode="json")),
         **{k: host[k] for k in ("servemark_version", "git_sha", "host", "cpu")},
     )
@@ -345,7 +425,9 @@ def _run_evals(recipe: Recipe, base_url: str, served_model: str, opts: SweepOpti
 
 
 def _load(p: Point) -> str:
-    return f"rate {p.request_rate:g}/s" if p.request_rate is not None else f"conc {p.conc:>4}"
+    if p.request_rate is not None:
+        return f"rate {p.request_rate:g}/s"
+    return f"conc {p.conc:>4}" if p.conc else "trace"
 
 
 def _point_line(p: Point) -> str:
@@ -353,7 +435,9 @@ def _point_line(p: Point) -> str:
         return "-" if v is None else format(v, spec)
 
     flags = f" [yellow]{','.join(p.flags)}[/]" if p.flags else ""
+    cache = f", cached {p.cached_tokens} tok" if p.cached_tokens is not None else ""
+    slo = "" if p.slo_met is None else (", [green]SLO met[/]" if p.slo_met else ", [red]SLO missed[/]")
     return (
         f"[green]✓[/] {_load(p)}: {f(p.tput_per_gpu, '.1f')} tok/s/GPU, {f(p.median_intvty, '.1f')} tok/s/user, "
-        f"TTFT p50 {f(p.median_ttft and p.median_ttft * 1e3, '.0f')} ms, {p.completed}/{p.num_requests} ok{flags}"
+        f"TTFT p50 {f(p.median_ttft and p.median_ttft * 1e3, '.0f')} ms, {p.completed}/{p.num_requests} ok{cache}{slo}{flags}"
     )

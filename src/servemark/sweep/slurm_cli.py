@@ -40,10 +40,13 @@ def submit(
         if limit and r.executor.slurm:
             r.executor.slurm.array_limit = limit
     rdir, store = runs_dir or paths.default_runs_dir(), db or paths.default_db()
-    groups = [loaded] if array else [[r] for r in loaded]
+    dirs = [Path(r).resolve().parent for r in recipes]
+    groups = [list(zip(loaded, dirs))] if array else [[(r, d)] for r, d in zip(loaded, dirs)]
     total = 0
-    for group in groups:
-        job = write_job(group, rdir, [new_run_id(r) for r in group], array=array)
+    for pairs in groups:
+        group = [r for r, _ in pairs]
+        job = write_job(group, rdir, [new_run_id(r) for r in group], array=array,
+                        recipe_dirs=[d for _, d in pairs])
         by_run = run_job(job, store, rdir, console, detach=detach)
         total += sum(len(v) for v in by_run.values())
         for rid, pts in by_run.items():

@@ -53,6 +53,9 @@ class Task:
     db: str
     bundle: str
     runs_dir: str
+    recipe_dir: str = ""
+    """Folder of the original recipe file: its relative dataset and trace paths are taken from it
+    (the job reads a copy of the recipe in the job folder)."""
 
 
 @dataclass
@@ -120,14 +123,17 @@ def _stamp() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def write_job(recipes: list[Recipe], runs_dir: Path, run_ids: list[str], array: bool) -> JobFiles:
-    """Job folder with the recipes, the task list and the batch script (nothing is submitted)."""
+def write_job(recipes: list[Recipe], runs_dir: Path, run_ids: list[str], array: bool,
+              recipe_dirs: list[Path | None] | None = None) -> JobFiles:
+    """Job folder with the recipes, the task list and the batch script (nothing is submitted).
+    ``recipe_dirs``: each recipe file's folder, where its relative workload paths point."""
     runs_dir = runs_dir.resolve()  # the job runs elsewhere: no path relative to this shell
     job_dir = runs_dir / "slurm" / f"{_stamp()}-{_plain(recipes[0].name)}"
     job_dir.mkdir(parents=True, exist_ok=True)
     tasks: list[Task] = []
     nodes = 1
-    for k, (recipe, rid) in enumerate(zip(recipes, run_ids)):
+    dirs = recipe_dirs or [None] * len(recipes)
+    for k, (recipe, rid, rdir) in enumerate(zip(recipes, run_ids, dirs)):
         rfile = job_dir / f"recipe-{k}.json"
         rfile.write_text(json.dumps(recipe.model_dump(mode="json"), indent=1))
         run_dir = runs_dir / rid
@@ -135,7 +141,8 @@ def write_job(recipes: list[Recipe], runs_dir: Path, run_ids: list[str], array: 
         for unit in units:
             tag = f"-L{unit[0]}" if unit else ""
             tasks.append(Task(str(rfile), rid, unit, str(run_dir / f"slurm{tag}.duckdb"),
-                              str(run_dir / f"bundle{tag}.tar.gz"), str(runs_dir)))
+                              str(run_dir / f"bundle{tag}.tar.gz"), str(runs_dir),
+                              str(Path(rdir).resolve()) if rdir else ""))
         nodes = max([nodes, *(nodes_needed(recipe, lay) for lay in recipe.layouts)])
     (job_dir / "tasks.json").write_text(json.dumps([asdict(t) for t in tasks], indent=1))
     spec = recipes[0].executor.slurm or SlurmSpec()
@@ -341,7 +348,7 @@ def run_as_job(recipe: Recipe, opts: Any, console: Console) -> Any:
         raise ServemarkError("--endpoint measures a running server; it does not combine with executor.kind slurm")
     with Store(opts.db) as store:
         state = resume.resolve(store, recipe, recipe_hash(recipe), new_run_id(recipe), opts.resume, opts.run_id)
-    job = write_job([recipe], opts.runs_dir, [state.run_id], array=False)
+    job = write_job([recipe], opts.runs_dir, [state.run_id], array=False, recipe_dirs=[opts.recipe_dir])
     points = run_job(job, opts.db, opts.runs_dir, console).get(state.run_id, [])
     return SweepResult(run_id=state.run_id, run_dir=opts.runs_dir / state.run_id, points=points)
 
@@ -388,7 +395,7 @@ def _run_task(t: Task, index: int, console: Console) -> None:
     console.print(f"task {index} on {os.environ.get('SLURMD_NODENAME', '?')} (job {os.environ.get('SLURM_JOB_ID', '?')}, "
                   f"restart {os.environ.get('SLURM_RESTART_COUNT', '0')}): run {t.run_id}")
     opts = SweepOptions(db=Path(t.db), runs_dir=Path(t.runs_dir), api_key=os.environ.get("SERVEMARK_API_KEY"),
-                        run_id=t.run_id, layouts=t.layouts)
+                        run_id=t.run_id, layouts=t.layouts, recipe_dir=Path(t.recipe_dir) if t.recipe_dir else None)
     run_recipe(load_recipe(t.recipe), opts, console)
     export_run(Path(t.db), t.run_id, Path(t.bundle))
     console.print(f"bundle {t.bundle}")

@@ -37,9 +37,11 @@ class RandomPromptBuilder:
         """Tokens the server will count for ``text`` (special tokens it adds included)."""
         return len(self.tok.encode(text, add_special_tokens=True).ids)
 
-    def prompt_of_length(self, target: int) -> str:
+    def prompt_of_length(self, target: int, rng: np.random.Generator | None = None) -> str:
+        """Text the server counts as exactly ``target`` tokens (special tokens included)."""
+        rng = rng or self.rng
         body = max(1, target - self.n_special)
-        ids = list(self.rng.choice(self.words, size=body))
+        ids = list(rng.choice(self.words, size=body))
         for _ in range(20):
             text = self.tok.decode([int(i) for i in ids], skip_special_tokens=True)
             have = self.count(text)
@@ -48,7 +50,7 @@ class RandomPromptBuilder:
             if have > target:
                 ids = ids[: max(1, len(ids) - (have - target))]
             else:
-                ids += list(self.rng.choice(self.words, size=target - have))
+                ids += list(rng.choice(self.words, size=target - have))
         raise ServemarkError(f"could not build a prompt of exactly {target} tokens with this tokenizer")
 
     def build(self, n: int, isl: int, osl: int, range_ratio: float = 1.0) -> list[Prompt]:

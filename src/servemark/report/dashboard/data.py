@@ -31,6 +31,7 @@ SIG_DIGITS = 5
 STRING_COLUMNS = (
     "model", "engine", "engine_version", "hardware", "precision", "spec_method", "date",
     "run_id", "run_url", "image", "flags", "source", "workers", "scenario",
+    "workload", "workload_kind",
 )
 """Dictionary-encoded: the column is a list of indexes into its list of distinct values."""
 
@@ -42,6 +43,7 @@ NUMBER_COLUMNS = (
     "mean_e2el", "median_e2el", "p90_e2el", "p99_e2el", "p999_e2el",
     "tput_per_gpu", "input_tput_per_gpu", "output_tput_per_gpu",
     "avg_power_w", "joules_per_total_token", "joules_per_input_token", "joules_per_output_token",
+    "request_rate", "cache_hit_rate", "goodput_rps",
     "ceiling_tput_per_gpu", "ceiling_output_tput_per_gpu", "ceiling_intvty", "sol_tput_per_gpu",
     "served_over_ceiling", "ceiling_over_sol", "served_over_sol",
 )

@@ -1,0 +1,128 @@
+"""Workloads, goodput and the SLO search against the calibration server (known timings, known
+capacity, injected slow requests): the whole runner, load generator, metrics and store run for real."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from servemark.calibration.plan import CalibrationPlan
+from servemark.calibration.process import CalibrationServer
+from servemark.loadgen.records_io import read_records
+from servemark.models import demo
+from servemark.recipe import parse_recipe
+from servemark.store import Store
+from servemark.sweep.recipe_run import SweepOptions, run_recipe
+
+BASE = {
+    "name": "wcal",
+    "model": {"name": "gemma-3-270m", "path": "auto", "served_name": "calibration"},
+    "engine": {"name": "vllm"},
+    "requests_per_point": {"per_conc": 2, "min": 20},
+    "warmup": {"per_conc": 0, "min": 1},
+}
+
+
+@pytest.fixture(autouse=True)
+def _tokenizer() -> None:
+    if not demo.is_built("gemma-3-270m"):
+        pytest.skip("demo model (its tokenizer) not built: servemark model build gemma-3-270m")
+
+
+def sweep(tmp_path: Path, url: str, **recipe: object):
+    opts = SweepOptions(db=tmp_path / "s.duckdb", runs_dir=tmp_path / "runs", endpoint=url, recipe_dir=tmp_path)
+    return run_recipe(parse_recipe({**BASE, **recipe}), opts)
+
+
+def records(res, point):
+    return [r for r in read_records(res.run_dir / "records" / f"{point.point_id}.parquet") if not r.warmup]
+
+
+QUIET_LOOP_LAG_MS = 0.5
+"""The client's event-loop lag p99 (its own monitor, same run) below which the machine counts as
+lightly loaded: the 1 ms bound is a claim about servemark, not about a machine other processes
+are saturating (there the test says so and skips; benchmarks/workload_trace_timing.py prints the
+figure with the lag beside it)."""
+
+
+def test_trace_replay_sends_on_schedule(tmp_path: Path) -> None:
+    """300 Mooncake requests 10 ms apart: each goes out within 1 ms (p99) of its scheduled time."""
+    rows = [{"timestamp": 10 * i, "input_length": 40, "output_length": 2, "hash_ids": [i % 7]} for i in range(300)]
+    (tmp_path / "t.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    with CalibrationServer(CalibrationPlan(ttft_ms=2, itl_ms=1)) as srv:
+        res = sweep(tmp_path, srv.base_url, scenarios=[{"workload": {"kind": "trace", "path": "t.jsonl"}}])
+    (p,) = res.points
+    recs = records(res, p)
+    assert p.num_requests == 300 and p.failed == 0 and p.workload_kind == "trace"
+    starts = sorted(r.scheduled_at for r in recs)
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert max(abs(g - 0.010) for g in gaps) < 1e-6  # scheduled exactly at the trace's times
+    assert all(r.prompt_tokens == 40 for r in recs)  # token ids: the server counts what the trace says
+    assert p.schedule_lag_p99 is not None
+    loop_lag_ms = p.extra["client"]["loop_lag_p99_ms"]
+    if loop_lag_ms > QUIET_LOOP_LAG_MS and p.schedule_lag_p99 > 0.001:
+        pytest.skip(f"machine busy: client loop lag p99 {loop_lag_ms:.1f} ms (schedule lag p99 "
+                    f"{p.schedule_lag_p99 * 1e3:.2f} ms); the 1 ms bound holds under light load")
+    assert p.schedule_lag_p99 <= 0.001, (p.schedule_lag_p99, loop_lag_ms)
+
+
+def test_goodput_is_the_share_served_within_the_slo(tmp_path: Path) -> None:
+    """The server stalls 5 of the 20 measured requests by 300 ms: exactly 15/20 are good."""
+    slow = [2, 5, 9, 14, 17]  # arrival indices; arrival 0 is the warmup request
+    plan = CalibrationPlan(ttft_ms=5, itl_ms=1, faults={"stall": slow}, stall_s=0.3)
+    with CalibrationServer(plan) as srv:
+        res = sweep(tmp_path, srv.base_url, scenarios=[{"isl": 16, "osl": 8}], concurrency=[2],
+                    slo={"e2el_ms": 150, "percentile": 50})
+    (p,) = res.points
+    assert p.num_requests == 20 and p.failed == 0
+    assert p.good_fraction == pytest.approx(15 / 20)
+    assert p.goodput_rps == pytest.approx(15 / p.duration)
+    assert p.slo_met is True  # the median request is fast
+    with Store(tmp_path / "s.duckdb", read_only=True) as s:
+        (row,) = s.points()
+    assert row.good_fraction == pytest.approx(0.75) and json.loads(row.slo)["e2el_ms"] == 150
+
+
+def test_slo_search_lands_on_the_known_rate(tmp_path: Path) -> None:
+    """Two service slots x 80 ms per request = 25 req/s of capacity. Below it (constant arrivals)
+    nothing queues and E2EL is ~80 ms; above it the queue grows with every request, so the p90
+    E2EL bound of 130 ms is met up to ~25 req/s (less the server's own overhead per request) and
+    missed beyond."""
+    plan = CalibrationPlan(ttft_ms=80, itl_ms=1, max_concurrent=2, record_truth=False)
+    with CalibrationServer(plan) as srv:
+        res = sweep(tmp_path, srv.base_url, scenarios=[{"isl": 16, "osl": 1}], concurrency=[], arrival="constant",
+                    requests_per_point={"per_conc": 3, "min": 60}, warmup={"per_conc": 0, "min": 0},
+                    slo={"e2el_ms": 130, "percentile": 90},
+                    slo_search={"over": "rate", "low": 5, "high": 100, "tolerance": 0.04})
+    probes = [(p.extra["slo_search"]["load"], p.slo_met) for p in res.points]
+    assert probes[0] == (5, True) and probes[1] == (100, False)
+    best = max(load for load, met in probes if met)
+    failed_above = min(load for load, met in probes if not met)
+    assert 0.85 * 25 <= best <= 1.04 * 25, probes
+    assert (failed_above - best) / best < 0.04 + 1e-9, probes
+    assert all(p.request_rate == p.extra["slo_search"]["load"] for p in res.points)
+
+
+def test_sessions_carry_the_real_history(tmp_path: Path) -> None:
+    """Every turn's prompt = the previous prompt + the reply the server generated + the new user
+    text (the calibration server counts whitespace words; its reply is ' tok' x osl)."""
+    with CalibrationServer(CalibrationPlan(ttft_ms=3, itl_ms=1)) as srv:
+        res = sweep(tmp_path, srv.base_url, concurrency=[3], rates=[20],
+                    scenarios=[{"workload": {"kind": "multi_turn", "sessions": 5, "turns": 3, "user_tokens": 30,
+                                             "assistant_tokens": 4}}])
+    for p in res.points:
+        recs = records(res, p)
+        assert p.num_requests == 15 and p.failed == 0 and set(p.extra["ttft_by_turn"]) == {"0", "1", "2"}
+        by_session: dict[int, list] = {}
+        for r in sorted(recs, key=lambda r: r.turn):
+            by_session.setdefault(r.session_id, []).append(r)
+        assert len(by_session) == 5
+        for turns in by_session.values():
+            assert [r.turn for r in turns] == [0, 1, 2]
+            for a, b in zip(turns, turns[1:]):
+                assert b.prompt_tokens - a.prompt_tokens - 4 == turns[0].prompt_tokens  # reply + a same-size turn
+                assert b.scheduled_at >= a.done_at  # the next turn waits for the reply
+    rate_point = res.points[1]
+    assert rate_point.request_rate == 20 and rate_point.conc == 0
