@@ -217,8 +217,7 @@ def _run_layout(
             pid = ids.get(pp.index) or make_point_id(
                 run_id, point_key(recipe, pp, rhash=rhash, probe=(extra or {}).get("slo_search", {}).get("probe")))
             point = _run_point(recipe, pp, layout, launches, rt, builder, base_url, opts, run_id, run_dir, rhash,
-                               host, meter, console, extra or {}, pid, servers)
-            point.tokenizer = tok_label
+                               host, meter, console, extra or {}, pid, servers, tok_label)
             out.append(point)
             return point
 
@@ -239,7 +238,7 @@ def _run_layout(
 def _run_point(recipe: Recipe, pp: PlannedPoint, layout: Any, launches: list[Any], rt: Runtime,
                builder: RandomPromptBuilder, base_url: str, opts: SweepOptions, run_id: str, run_dir: Path,
                rhash: str, host: dict[str, Any], meter: EnergyMeter, console: Console,
-               extra: dict[str, Any], point_id: str, servers: list[Any]) -> Point:
+               extra: dict[str, Any], point_id: str, servers: list[Any], tok_label: str) -> Point:
     """Build the point's requests, run the load, write records, summarise and store the point."""
     sc = pp.scenario
     # prefix caching on: a salt per point, so no point's text is a prefix another point cached
@@ -271,6 +270,7 @@ def _run_point(recipe: Recipe, pp: PlannedPoint, layout: Any, launches: list[Any
                                                     recipe.slo.bounds_s(), recipe.slo.percentile,
                                                     recipe.slo.min_good_fraction).items() if k != "slo_values_s"})
     point = _make_point(recipe, pp, layout, launches, rt, run_id, point_id, rhash, host, started, fields)
+    point.tokenizer = tok_label
     if sc.workload.kind != "random":
         point.isl, point.osl = wl.nominal_lengths()
     point.extra.update(extra)
