@@ -59,6 +59,9 @@ DETAIL_CHUNK = 2000
 
 POPULATION = ("model", "isl", "osl")
 """Group fields the page fixes with its model and ISL/OSL pickers: a series label leaves them out."""
+UNLABELLED = {"workload": ["random"]}
+"""Group values a series label leaves out: the default workload (InferenceX's random prompts) goes
+unsaid, so labels read as before workloads existed; any other workload is named."""
 
 
 def dashboard_meta() -> dict[str, Any]:
@@ -69,6 +72,7 @@ def dashboard_meta() -> dict[str, Any]:
     the same frontiers as ``servemark frontier``."""
     meta = fields_meta(DEFAULT_GROUP, EXCLUDED_FLAGS)
     meta["population"] = [f for f in POPULATION if f in DEFAULT_GROUP]
+    meta["unlabelled"] = {k: v for k, v in UNLABELLED.items() if k in DEFAULT_GROUP}
     return meta
 
 

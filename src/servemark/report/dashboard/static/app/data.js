@@ -86,7 +86,7 @@ function fieldCodes(n, k, str, num) {
  * shows a "flag" field by its name when set. Grouped on integer codes (one pass per field), since
  * 10^5 points would otherwise build 10^5 key strings. */
 function groupSeries(n, meta, str, num) {
-  const groupBy = meta.group_by, population = new Set(meta.population || []);
+  const groupBy = meta.group_by, population = new Set(meta.population || []), unlabelled = meta.unlabelled || {};
   const cols = groupBy.map((k) => fieldCodes(n, k, str, num));
   const combined = new Float64Array(n);
   let radix = 1;
@@ -107,6 +107,7 @@ function groupSeries(n, meta, str, num) {
       groupBy.forEach((k, j) => {
         const v = vals[j], f = meta.fields[k] || {};
         if (population.has(k) || v === null || v === undefined || v === "" || v === "none") return;
+        if ((unlabelled[k] || []).includes(v)) return;
         if (f.format === "flag") { if (v) bits.push(k); } else bits.push(String(v));
       });
       const key = vals.map((v) => (v === null || v === undefined ? "" : String(v))).join("|");
