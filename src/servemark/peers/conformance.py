@@ -284,8 +284,7 @@ LAST_ENGINE_OUTCOMES: dict[str, ToolOutcome] = {}
 def run_engine(base_url: str, model: str, tokenizer: Path, tools: list[str], workdir: Path,
                num_requests: int = 16, concurrency: int = 4, isl: int = 64, osl: int = 32) -> list[Row]:
     """The same tools against a real server: no truth, so each figure is compared with servemark's."""
-    from servemark.workload.random_tokens import RandomPromptBuilder
-    from servemark.workload.random_tokens import load_tokenizer
+    from servemark.workload.random_tokens import RandomPromptBuilder, load_tokenizer
 
     w = Workload(base_url=base_url.rstrip("/"), tokenizer=tokenizer, model=model, isl=isl, osl=osl,
                  num_requests=num_requests, concurrency=concurrency, seed=1)
