@@ -83,5 +83,7 @@ def test_dashboard_payload_carries_the_meta(tmp_path: Path) -> None:
         s.add_point(Point(point_id="a", hardware="h200", tput_per_gpu=1.0, median_intvty=2.0))
         core = load_payload(s).core
     population = core["meta"].pop("population")
+    unlabelled = core["meta"].pop("unlabelled")
     assert core["meta"] == fields_meta(DEFAULT_GROUP, EXCLUDED_FLAGS)
     assert set(population) <= set(DEFAULT_GROUP)
+    assert set(unlabelled) <= set(DEFAULT_GROUP) and unlabelled["workload"] == ["random"]
