@@ -48,7 +48,8 @@ def list_peers() -> None:
 @app.command()
 def conformance(
     plan_names: str = typer.Option("", "--plans", help="Comma-separated plans (default: all): "
-                                   "single, multi, slow-first, failures, open-loop."),
+                                   "single, multi, slow-first, failures, open-loop; 'none' for only the "
+                                   "--engine-url part."),
     tools: str = typer.Option("", "--tools", help="Comma-separated tools (default: servemark and every installed peer)."),
     engine_url: str = typer.Option("", "--engine-url", help="Also run against this real server (e.g. vLLM CPU): "
                                    "the spread between tools, no truth."),
@@ -71,6 +72,10 @@ def conformance(
 
     all_plans = cf.plans()
     names = [n.strip() for n in plan_names.split(",") if n.strip()] or list(all_plans)
+    if names == ["none"]:
+        if not engine_url:
+            raise typer.BadParameter("'none' runs no plan: it needs --engine-url", param_hint="--plans")
+        names = []
     unknown = [n for n in names if n not in all_plans]
     if unknown:
         raise typer.BadParameter(f"unknown plans {unknown}; known: {', '.join(all_plans)}", param_hint="--plans")

@@ -281,22 +281,51 @@ def keep_results(result: PlanResult, dest: Path) -> list[Path]:
 LAST_ENGINE_OUTCOMES: dict[str, ToolOutcome] = {}
 
 
+@dataclass(frozen=True)
+class EnginePlan:
+    """The one workload every tool runs against a real server. Small on purpose: on a 2-core CPU
+    host vLLM CPU with the demo model streams about 5 tokens/s per stream, so 8 requests of 32
+    tokens at 2 streams take about half a minute per tool."""
+
+    num_requests: int = 8
+    concurrency: int = 2
+    isl: int = 64
+    osl: int = 32
+
+
+ENGINE_PLAN = EnginePlan()
+
+# per-request token counts: they show that every tool ran the same workload (same prompt length in
+# the model's tokenizer, every output token generated since EOS is ignored)
+_PER_REQUEST = {
+    "input tokens / request": lambda p: p.total_input_tokens / p.completed if p.completed else None,
+    "output tokens / request": lambda p: p.total_output_tokens / p.completed if p.completed else None,
+}
+
+
 def run_engine(base_url: str, model: str, tokenizer: Path, tools: list[str], workdir: Path,
-               num_requests: int = 16, concurrency: int = 4, isl: int = 64, osl: int = 32) -> list[Row]:
+               plan: EnginePlan = ENGINE_PLAN) -> list[Row]:
     """The same tools against a real server: no truth, so each figure is compared with servemark's."""
     from servemark.workload.random_tokens import RandomPromptBuilder, load_tokenizer
 
-    w = Workload(base_url=base_url.rstrip("/"), tokenizer=tokenizer, model=model, isl=isl, osl=osl,
-                 num_requests=num_requests, concurrency=concurrency, seed=1)
-    prompts = RandomPromptBuilder(load_tokenizer(tokenizer), seed=1).build(num_requests, isl, osl)
+    w = Workload(base_url=base_url.rstrip("/"), tokenizer=tokenizer, model=model, isl=plan.isl, osl=plan.osl,
+                 num_requests=plan.num_requests, concurrency=plan.concurrency, seed=1)
+    prompts = RandomPromptBuilder(load_tokenizer(tokenizer), seed=1).build(plan.num_requests, plan.isl, plan.osl)
     outcomes = run_tools(tools, w, workdir, prompts=prompts)
     LAST_ENGINE_OUTCOMES.clear()
     LAST_ENGINE_OUTCOMES.update(outcomes)
+    return spread_rows(outcomes)
+
+
+def spread_rows(outcomes: dict[str, ToolOutcome]) -> list[Row]:
+    """Every tool's figures beside servemark's (in ``Row.truth``: the reference, not a truth)."""
     ref = outcomes.get("servemark")
+    views = {m: per_tool for m, (_f, per_tool) in VIEWS.items()}
+    views.update({m: {t: ("from its token counts", read) for t in TOOLS} for m, read in _PER_REQUEST.items()})
     rows = []
     for tool, o in outcomes.items():
-        for metric, (_truth_field, per_tool) in VIEWS.items():
-            if tool not in per_tool or metric in ("completed",):
+        for metric, per_tool in views.items():
+            if tool not in per_tool:
                 continue
             label, read = per_tool[tool]
             value = read(o.point) if o.point else None
