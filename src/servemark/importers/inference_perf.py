@@ -8,7 +8,9 @@ concurrency and rate. Field map:
 inference-perf                             servemark
 =========================================  ========================================================
 ``successes.latency.time_to_first_token``  ``*_ttft``; starts at inference-perf's send
-``successes.latency.time_per_output_token``  ``*_tpot``: (latency - TTFT) / (output tokens - 1)
+``successes.latency.time_per_output_token``  ``*_tpot``: (last chunk - first chunk) / (output tokens
+                                           - 1), the tokens being its re-tokenization of the text
+                                           (``output_len``, kept as ``extra.retokenized_output_len_mean``)
 ``successes.latency.request_latency``      ``*_e2el``
 ``successes.latency.inter_token_latency``  kept in ``extra.peer_metrics``: pooled per token, but
                                            a multi-token chunk's gap goes to one token and the
@@ -92,6 +94,8 @@ def report_to_point(data: dict[str, Any], cfg: dict[str, Any], ctx: PeerContext,
     extra = {"peer": "inference-perf", "load_type": load.get("type"), "peer_metrics": peer_metrics,
              "failures_by_label": (data.get("failures") or {}).get("by_label") or {},
              "token_count_mismatches": ok.get("token_count_mismatches"),
+             # its own re-tokenization of the text: what its TPOT divides by (server's count aside)
+             "retokenized_output_len_mean": (ok.get("output_len") or {}).get("mean"),
              "schedule_delay_mean_s": ((data.get("load_summary") or {}).get("schedule_delay") or {}).get("mean")}
     identity = {"file": source_file, "duration": data.get("benchmark_time_seconds"), "count": completed}
     return peer_point(source="inference-perf", source_file=source_file, identity=identity, ctx=ctx, fields=fields,
