@@ -36,7 +36,8 @@ def _run(plan: str, tools: list[str], tok: Path, tmp: Path) -> dict[str, cf.Row]
 
 def _need(peer: str) -> None:
     if not install.installed(peer):
-        pytest.skip(f"peer {peer} not installed here (servemark peer install {peer})")
+        pytest.skip(f"peer {peer} not installed here: `servemark peer install {peer}`, or scripts/test.sh with "
+                    "SERVEMARK_TEST_PEERS=1")
 
 
 @pytest.mark.parametrize("plan", ["multi", "slow-first", "failures", "open-loop"])
