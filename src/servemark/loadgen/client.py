@@ -135,7 +135,8 @@ class LoopClient:
     def _record(self, rid: int, warmup: bool) -> RequestRecord:
         p = self.spec.prompts[rid % len(self.spec.prompts)]
         return RequestRecord(point_id=self.spec.point_id, request_id=rid, scheduled_at=0.0,
-                             client_prompt_tokens=p.client_tokens or None, warmup=warmup)
+                             client_prompt_tokens=p.client_tokens or None, warmup=warmup,
+                             max_tokens=_max_tokens(self.spec.extra_body.get("max_tokens", p.max_tokens)))
 
     async def _one(self, rec: RequestRecord) -> None:
         i = rec.request_id % len(self.bodies)
@@ -236,3 +237,8 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
         return uvloop.new_event_loop
     except ImportError:
         return None
+
+
+def _max_tokens(value: object) -> int | None:
+    """The request's ``max_tokens`` when it is a plain integer (an ``extra_body`` may override it)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

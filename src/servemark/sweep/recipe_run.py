@@ -242,8 +242,7 @@ def _make_point(
             point.extra.update(value)
         elif hasattr(point, key):
             setattr(point, key, value)
-    if not point.completed:
-        point.flags.append("no_completed_requests")
+    point.flags = list(dict.fromkeys(point.flags))  # each flag once
     return point
 
 
