@@ -27,6 +27,8 @@ from servemark.point import Point
 from servemark.recipe.expand import PlannedPoint, expand, recipe_hash
 from servemark.recipe.schema import Layout, Recipe
 from servemark.store import Store
+from servemark.store.db import StoreLockedError
+from servemark.store.owner import this_owner
 from servemark.loadgen import LoadSpec, run_load
 from servemark.loadgen.records_io import write_records
 from servemark.metrics import summarize
@@ -54,6 +56,8 @@ class SweepResult:
     run_dir: Path
     points: list[Point] = field(default_factory=list)
     status: str = "done"
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    """Engine deaths and failed layouts: why (exit code or signal, log tail) and what was done."""
 
 
 def _now() -> str:
@@ -81,7 +85,7 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     run_row = {
         "run_id": run_id, "name": recipe.name, "kind": "sweep", "started_at": _now(), "status": "running",
         "run_dir": str(run_dir), "recipe_hash": rhash, "recipe": json.dumps(resolved),
-        "engine": recipe.engine.name, "engine_version": rt.engine_version, **host,
+        "engine": recipe.engine.name, "engine_version": rt.engine_version, **host, "owner": this_owner(),
     }
     with Store(opts.db) as store:
         store.upsert_run(run_row)
@@ -89,7 +93,9 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     try:
         for li, layout in enumerate(recipe.layouts):
             todo = [p for p in planned if p.layout_index == li]
-            _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result.points)
+            _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result)
+        if result.failures and result.status == "done":
+            result.status = "partial"
     except KeyboardInterrupt:
         result.status = "interrupted"
         raise
@@ -97,18 +103,69 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         result.status = "failed"
         raise
     finally:
-        run_row.update(status=result.status, finished_at=_now())
-        with Store(opts.db) as store:
-            store.upsert_run(run_row)
-        console.print(f"{len(result.points)} point(s) stored in {opts.db} (run {run_id}, {result.status})")
+        pending = flush_pending(opts.db, run_dir, console)
+        if result.failures:
+            (run_dir / "failures.json").write_text(json.dumps(result.failures, indent=2))
+        run_row.update(status=result.status, finished_at=_now(), owner="",
+                       note="; ".join(f"layout {f['layout']}: {f['reason']}" for f in result.failures)[:2000])
+        try:
+            with Store(opts.db) as store:
+                store.upsert_run(run_row)
+        except StoreLockedError as exc:
+            console.print(f"[red]run row not updated[/]: {exc}")
+        left = f"; {pending} point(s) still waiting in {run_dir / PENDING}" if pending else ""
+        console.print(f"{len(result.points)} point(s) stored in {opts.db} (run {run_id}, {result.status}){left}")
     return result
+
+
+PENDING = "pending"
+"""Folder of the run where a measured point waits when the store stayed locked (written later)."""
+
+
+def store_point(db: Path, point: Point, run_dir: Path, console: Console) -> bool:
+    """Write ``point`` to the store; if the store stays locked past the bound, keep it on disk.
+
+    The point is first written to ``<run>/pending/<point_id>.json`` and that file is removed once
+    the store holds it, so a measured point is never dropped: the next point's write, the end of
+    the run and :func:`flush_pending` retry it.
+    """
+    folder = run_dir / PENDING
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{point.point_id}.json"
+    path.write_text(json.dumps(point.to_dict()))
+    flush_pending(db, run_dir, console)
+    return not path.exists()
+
+
+def flush_pending(db: Path, run_dir: Path, console: Console) -> int:
+    """Write every point waiting in ``<run>/pending`` to the store; return how many still wait."""
+    folder = run_dir / PENDING
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files:
+        return 0
+    try:
+        with Store(db) as store:
+            store.add_points([Point.from_dict(json.loads(f.read_text())) for f in files])
+    except StoreLockedError as exc:
+        console.print(f"[yellow]store busy[/]: {exc}; {len(files)} point(s) kept in {folder}, retried later")
+        return len(files)
+    for f in files:
+        f.unlink()
+    return 0
 
 
 def _run_layout(
     recipe: Recipe, li: int, todo: list[PlannedPoint], adapter: Any, rt: Runtime, opts: SweepOptions,
-    run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, out: list[Point],
+    run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, result: SweepResult,
 ) -> None:
-    """Measure one layout's points, appending each to ``out`` (and the store) as it completes."""
+    """Measure one layout's points, appending each to ``result.points`` (and the store) as it completes.
+
+    Never measures against a dead engine: the engine is checked before and after every point, and
+    a point measured while it died is discarded. The first death is recorded (exit code or signal,
+    log tail), the engine restarted and the point retried; a second death marks the layout failed
+    (``result.failures``) and the sweep goes on with the next layout.
+    """
+    out = result.points
     layout = todo[0].layout
     try:
         adapter.validate(recipe, layout)
@@ -125,6 +182,27 @@ def _run_layout(
     builder = RandomPromptBuilder(load_tokenizer(rt.tokenizer_path), seed=recipe.seed)
     meter = EnergyMeter()
     done_before = len(out)
+    restarts = ENGINE_RESTARTS
+
+    def engine_died(pp: PlannedPoint) -> bool:
+        """Record a death; restart once. True when the layout must be given up."""
+        nonlocal restarts
+        dead = next(srv for srv in servers if not srv.alive())
+        failure = {"layout": li, "point": pp.label, "process": dead.launch.name, "reason": dead.exit_reason(),
+                   "log": str(dead.log_path), "log_tail": log_tail(dead.log_path, 15),
+                   "action": "restarted, point retried" if restarts else "layout given up"}
+        result.failures.append(failure)
+        console.print(f"[red]engine {dead.launch.name} {failure['reason']}[/] at {pp.label}; {failure['action']} "
+                      f"(log {dead.log_path})")
+        for srv in reversed(servers):
+            srv.stop()
+        if not restarts:
+            return True
+        restarts -= 1
+        for srv in servers:
+            _start(srv, recipe.engine.startup_timeout_s, console)
+        return False
+
     try:
         for srv in servers:
             _start(srv, recipe.engine.startup_timeout_s, console)
@@ -132,25 +210,12 @@ def _run_layout(
         base_url = opts.endpoint.rstrip("/") if opts.endpoint else front.base_url
         meter.start()
         for pp in todo:
-            if servers and not servers[-1].alive():
-                raise ServemarkError(f"the engine died during the sweep; log {servers[-1].log_path}:\n{log_tail(servers[-1].log_path)}")
-            sc = pp.scenario
-            prompts = builder.build(pp.num_requests + pp.num_warmup, sc.isl, sc.osl, sc.random_range_ratio)
-            point_id = f"{run_id}-{pp.index:03d}"
-            spec = LoadSpec(
-                base_url=base_url, model=front.served_model, api=recipe.api, prompts=prompts,
-                concurrency=pp.conc, num_requests=pp.num_requests, num_warmup=pp.num_warmup, mode="closed",
-                api_key=opts.api_key, workers=opts.workers, point_id=point_id, seed=recipe.seed,
-            )
-            started = _now()
-            load = _measure(spec, pp, console)
-            write_records(load.records, run_dir / "records" / f"{point_id}.parquet")
-            fields = summarize(load.records, gpu_count=_gpu_count(recipe, layout), client=load.client,
-                               max_failure_rate=recipe.max_failure_rate, **_disagg_gpus(layout))
-            point = _make_point(recipe, pp, layout, launches, rt, run_id, point_id, rhash, host, started, fields)
-            _add_energy(point, meter, window([r for r in load.records if not r.warmup]))
-            with Store(opts.db) as store:
-                store.add_point(point)
+            point = _measure_alive(pp, servers, engine_died, lambda pp=pp: _one_point(
+                recipe, pp, layout, launches, rt, opts, run_id, run_dir, rhash, host, base_url, front, builder,
+                meter, console))
+            if point is None:
+                return  # the layout failed; its remaining points are not measured
+            store_point(opts.db, point, run_dir, console)
             out.append(point)
             console.print(_point_line(point))
         _run_evals(recipe, base_url, front.served_model, opts, run_id, out[done_before:], console)
@@ -158,6 +223,48 @@ def _run_layout(
         meter.stop()
         for srv in reversed(servers):
             srv.stop()
+
+
+ENGINE_RESTARTS = 1
+"""How often an engine that died mid-sweep is restarted before its layout is marked failed."""
+
+
+def _measure_alive(pp: PlannedPoint, servers: list[Any], engine_died: Any, measure: Any) -> Point | None:
+    """``measure()`` with a live engine before and after it; retried after a restart, None when given up."""
+    while True:
+        if servers and not all(s.alive() for s in servers):
+            if engine_died(pp):
+                return None
+            continue
+        point = measure()
+        if servers and not all(s.alive() for s in servers):
+            continue  # measured against an engine that died meanwhile: discard, restart, retry
+        return point
+
+
+def _one_point(
+    recipe: Recipe, pp: PlannedPoint, layout: Layout, launches: list[Any], rt: Runtime, opts: SweepOptions,
+    run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], base_url: str, front: Any,
+    builder: RandomPromptBuilder, meter: EnergyMeter, console: Console,
+) -> Point:
+    """Measure one planned point (records to Parquet) and return its Point; nothing is stored here."""
+    sc = pp.scenario
+    prompts = builder.build(pp.num_requests + pp.num_warmup, sc.isl, sc.osl, sc.random_range_ratio)
+    point_id = f"{run_id}-{pp.index:03d}"
+    spec = LoadSpec(
+        base_url=base_url, model=front.served_model, api=recipe.api, prompts=prompts,
+        concurrency=pp.conc, num_requests=pp.num_requests, num_warmup=pp.num_warmup, mode="closed",
+        api_key=opts.api_key, workers=opts.workers, point_id=point_id, seed=recipe.seed,
+        timeout_s=recipe.request_timeout_s,
+    )
+    started = _now()
+    load = _measure(spec, pp, console)
+    write_records(load.records, run_dir / "records" / f"{point_id}.parquet")
+    fields = summarize(load.records, gpu_count=_gpu_count(recipe, layout), client=load.client,
+                       max_failure_rate=recipe.max_failure_rate, **_disagg_gpus(layout))
+    point = _make_point(recipe, pp, layout, launches, rt, run_id, point_id, rhash, host, started, fields)
+    _add_energy(point, meter, window([r for r in load.records if not r.warmup]))
+    return point
 
 
 def _external(url: str, like: Any) -> Any:
