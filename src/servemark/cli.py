@@ -10,6 +10,7 @@ stage's commands can be tested on their own app. Options several stages share (`
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -21,6 +22,7 @@ from servemark.analysis import cli as analysis_cli
 from servemark.calibration import cli as calibration_cli
 from servemark.engine_envs import cli as engine_envs_cli
 from servemark.errors import ServemarkError
+from servemark.redact import printable, scrub
 from servemark.evals import cli as evals_cli
 from servemark.importers import cli as importers_cli
 from servemark.models import cli as models_cli
@@ -72,12 +74,24 @@ app.add_typer(evals_cli.app, name="eval")
 app.add_typer(dashboard_cli.app, name="dashboard")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, ``timeout``, a CI cancel): handled exactly like Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         app()
     except ServemarkError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(printable(scrub(str(exc)) or ''))}", highlight=False)
         sys.exit(exc.exit_code)
+    except Terminated:
+        err_console.print("[yellow]terminated[/]")
+        sys.exit(143)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         sys.exit(130)

@@ -24,6 +24,7 @@ from servemark.loadgen.monitor import LoopMonitor
 from servemark.loadgen.phases import Phase
 from servemark.loadgen.spec import LoadSpec
 from servemark.records import RequestRecord
+from servemark.redact import scrub
 
 READ_BUFSIZE = 1 << 18
 """256 KiB per-response read buffer: long contexts must not throttle the client (vllm#39963)."""
@@ -175,6 +176,9 @@ class LoopClient:
                 await self._open(ph, records, dispatch_lags, stop_ns, on_done)
         stats = await mon.stop()
         self._parse_deferred()  # timing is over: now the SSE bytes may cost what they cost
+        for rec in records:  # a server may echo the key it was sent: never store it
+            if rec.error_detail:
+                rec.error_detail = scrub(rec.error_detail, [self.spec.api_key])
         return records, dispatch_lags, stats
 
     async def _closed(self, ph: Phase, records: list, stop_ns: int | None, on_done) -> None:

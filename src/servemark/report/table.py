@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
 from servemark.point import Point
+from servemark.redact import printable
 
 
 def _f(v: float | None, spec: str, scale: float = 1.0) -> str:
@@ -12,7 +14,7 @@ def _f(v: float | None, spec: str, scale: float = 1.0) -> str:
 
 
 def points_table(points: list[Point], frontier_ids: set[str], title: str = "") -> Table:
-    t = Table(title=title, header_style="bold", title_justify="left")
+    t = Table(title=Text(printable(title)), header_style="bold", title_justify="left")
     t.add_column("conc", justify="right")
     t.add_column("tok/s/GPU\n(in+out)", justify="right")
     t.add_column("out tok/s\n/GPU", justify="right")
@@ -30,6 +32,6 @@ def points_table(points: list[Point], frontier_ids: set[str], title: str = "") -
             str(p.conc), _f(p.tput_per_gpu, ".1f"), _f(p.output_tput_per_gpu, ".1f"), _f(p.median_intvty, ".1f"),
             _f(p.median_ttft, ".0f", 1e3), _f(p.p99_ttft, ".0f", 1e3), _f(p.median_tpot, ".1f", 1e3),
             _f(p.median_e2el, ".2f"), f"{p.completed}/{p.num_requests}", _f(p.joules_per_total_token, ".3f"),
-            "●" if p.point_id in frontier_ids else "", ", ".join(p.flags),
+            "●" if p.point_id in frontier_ids else "", Text(printable(", ".join(p.flags))),
         )
     return t
