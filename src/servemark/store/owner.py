@@ -44,3 +44,10 @@ def owner_alive(owner: str | None) -> bool:
     if now is None:
         return False
     return ticks == "?" or now == ticks
+
+
+def owned_here_and_alive(owner: str | None) -> bool:
+    """True when the owner is a live process on this host (it is surely still writing)."""
+    if not owner or owner.rsplit(":", 2)[0] != socket.gethostname():
+        return False
+    return owner_alive(owner)

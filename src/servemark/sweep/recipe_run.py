@@ -24,6 +24,7 @@ from servemark.evals import run_recipe_evals
 from servemark.executors import make_server
 from servemark.executors.local import LocalServer, log_tail
 from servemark.point import Point
+from servemark.executors.placement import in_slurm_job, job_nodes, placement
 from servemark.recipe.expand import PlannedPoint, expand, recipe_hash
 from servemark.recipe.schema import Layout, Recipe
 from servemark.store import Store
@@ -33,6 +34,8 @@ from servemark.loadgen import LoadSpec, run_load
 from servemark.loadgen.records_io import write_records
 from servemark.metrics import summarize
 from servemark.metrics.summarize import window
+from servemark.sweep import resume
+from servemark.sweep.identity import planned_ids
 from servemark.sweep.provenance import host_info
 from servemark.telemetry.energy import EnergyMeter, apply_to_point
 from servemark.executors.runtime import Runtime, resolve_runtime
@@ -48,6 +51,12 @@ class SweepOptions:
     workers: int = 1
     endpoint: str | None = None
     """Measure a server that is already running at this base URL instead of starting the engine."""
+    resume: str | None = None
+    """Continue this run (``latest``: the newest unfinished run of the recipe), measuring only missing points."""
+    run_id: str | None = None
+    """Write to this run id, continuing it if the store has it (what a Slurm job passes: requeue-safe)."""
+    layouts: list[int] | None = None
+    """Only these layout indices (a job-array task measures one layout)."""
 
 
 @dataclass
@@ -70,30 +79,45 @@ def new_run_id(recipe: Recipe) -> str:
 
 def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = None) -> SweepResult:
     console = console or Console(stderr=True)
-    planned = expand(recipe)
+    if recipe.executor.kind == "slurm" and not in_slurm_job():
+        from servemark.sweep.slurm_job import run_as_job  # submit, follow, collect the bundle
+
+        return run_as_job(recipe, opts, console)
+    planned = [p for p in expand(recipe) if opts.layouts is None or p.layout_index in opts.layouts]
+    if not planned:
+        raise ServemarkError(f"--layout {opts.layouts}: the recipe has layouts 0..{len(recipe.layouts) - 1}")
     adapter = adapter_for(recipe.engine.name)
     rt = resolve_runtime(recipe, start_engine=opts.endpoint is None)
-    run_id = new_run_id(recipe)
+    rhash = recipe_hash(recipe)
+    with Store(opts.db) as store:
+        state = resume.resolve(store, recipe, rhash, new_run_id(recipe), opts.resume, opts.run_id)
+    run_id = state.run_id
+    ids = planned_ids(recipe, planned, run_id)
     run_dir = opts.runs_dir / run_id
     (run_dir / "records").mkdir(parents=True, exist_ok=True)
     resolved = recipe.model_dump(mode="json")
     (run_dir / "recipe.json").write_text(json.dumps(resolved, indent=2))
-    (run_dir / "plan.json").write_text(json.dumps([p.to_dict() for p in planned], indent=2))
+    (run_dir / "plan.json").write_text(json.dumps([{**p.to_dict(), "point_id": ids[p.index]} for p in planned], indent=2))
     host = host_info()
-    rhash = recipe_hash(recipe)
     result = SweepResult(run_id=run_id, run_dir=run_dir)
     run_row = {
         "run_id": run_id, "name": recipe.name, "kind": "sweep", "started_at": _now(), "status": "running",
         "run_dir": str(run_dir), "recipe_hash": rhash, "recipe": json.dumps(resolved),
         "engine": recipe.engine.name, "engine_version": rt.engine_version, **host, "owner": this_owner(),
     }
+    if state.row:
+        run_row["started_at"] = state.row["started_at"]
     with Store(opts.db) as store:
         store.upsert_run(run_row)
-    console.print(f"run [bold]{run_id}[/] -> {run_dir}")
+        if state.done:
+            result.points = [p for p in store.points("run_id = ?", [run_id]) if p.point_id in set(ids.values())]
+    left = [p for p in planned if ids[p.index] not in state.done]
+    verb = "resumed" if state.row else "run"
+    console.print(f"{verb} [bold]{run_id}[/] -> {run_dir} ({len(planned) - len(left)} of {len(planned)} points measured before)")
     try:
-        for li, layout in enumerate(recipe.layouts):
-            todo = [p for p in planned if p.layout_index == li]
-            _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result)
+        for li in sorted({p.layout_index for p in left}):
+            todo = [p for p in left if p.layout_index == li]
+            _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result, ids)
         if result.failures and result.status == "done":
             result.status = "partial"
     except KeyboardInterrupt:
@@ -106,6 +130,8 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         pending = flush_pending(opts.db, run_dir, console)
         if result.failures:
             (run_dir / "failures.json").write_text(json.dumps(result.failures, indent=2))
+        if result.status == "done" and len(result.points) < len(planned):
+            result.status = "partial"  # a layout measured fewer points than planned
         run_row.update(status=result.status, finished_at=_now(), owner="",
                        note="; ".join(f"layout {f['layout']}: {f['reason']}" for f in result.failures)[:2000])
         try:
@@ -113,8 +139,8 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
                 store.upsert_run(run_row)
         except StoreLockedError as exc:
             console.print(f"[red]run row not updated[/]: {exc}")
-        left = f"; {pending} point(s) still waiting in {run_dir / PENDING}" if pending else ""
-        console.print(f"{len(result.points)} point(s) stored in {opts.db} (run {run_id}, {result.status}){left}")
+        waiting = f"; {pending} point(s) still waiting in {run_dir / PENDING}" if pending else ""
+        console.print(f"{len(result.points)} point(s) stored in {opts.db} (run {run_id}, {result.status}){waiting}")
     return result
 
 
@@ -157,6 +183,7 @@ def flush_pending(db: Path, run_dir: Path, console: Console) -> int:
 def _run_layout(
     recipe: Recipe, li: int, todo: list[PlannedPoint], adapter: Any, rt: Runtime, opts: SweepOptions,
     run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, result: SweepResult,
+    ids: dict[int, str],
 ) -> None:
     """Measure one layout's points, appending each to ``result.points`` (and the store) as it completes.
 
@@ -171,10 +198,13 @@ def _run_layout(
         adapter.validate(recipe, layout)
     except ValueError as exc:
         raise ServemarkError(f"layouts.{li}: {exc}") from None
-    ctx = RenderContext(recipe=recipe, layout=layout, model_path=rt.model_path, python=rt.python, binary=rt.binary)
+    nodes = job_nodes() if in_slurm_job() else None
+    ctx = RenderContext(recipe=recipe, layout=layout, model_path=rt.model_path, python=rt.python, binary=rt.binary,
+                        **({"nodes": [n.address for n in nodes]} if nodes else {}))
     launches = adapter.render(ctx)
     (run_dir / f"launch-L{li}.json").write_text(json.dumps([lg.to_dict() for lg in launches], indent=2))
-    servers = [make_server(lg, run_dir / f"engine-L{li}-{lg.name}.log", recipe, rt.model_path, workdir=str(run_dir))
+    servers = [make_server(lg, run_dir / f"engine-L{li}-{lg.name}.log", recipe, rt.model_path, workdir=str(run_dir),
+                           nodes=nodes)
                for lg in launches]
     if opts.endpoint:
         launches = [_external(opts.endpoint, launches[-1])]
@@ -211,10 +241,11 @@ def _run_layout(
         meter.start()
         for pp in todo:
             point = _measure_alive(pp, servers, engine_died, lambda pp=pp: _one_point(
-                recipe, pp, layout, launches, rt, opts, run_id, run_dir, rhash, host, base_url, front, builder,
-                meter, console))
+                recipe, pp, ids[pp.index], layout, launches, rt, opts, run_id, run_dir, rhash, host, base_url,
+                front, builder, meter, console))
             if point is None:
                 return  # the layout failed; its remaining points are not measured
+            point.extra.update(placement(servers))
             store_point(opts.db, point, run_dir, console)
             out.append(point)
             console.print(_point_line(point))
@@ -243,14 +274,13 @@ def _measure_alive(pp: PlannedPoint, servers: list[Any], engine_died: Any, measu
 
 
 def _one_point(
-    recipe: Recipe, pp: PlannedPoint, layout: Layout, launches: list[Any], rt: Runtime, opts: SweepOptions,
+    recipe: Recipe, pp: PlannedPoint, point_id: str, layout: Layout, launches: list[Any], rt: Runtime, opts: SweepOptions,
     run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], base_url: str, front: Any,
     builder: RandomPromptBuilder, meter: EnergyMeter, console: Console,
 ) -> Point:
     """Measure one planned point (records to Parquet) and return its Point; nothing is stored here."""
     sc = pp.scenario
     prompts = builder.build(pp.num_requests + pp.num_warmup, sc.isl, sc.osl, sc.random_range_ratio)
-    point_id = f"{run_id}-{pp.index:03d}"
     spec = LoadSpec(
         base_url=base_url, model=front.served_model, api=recipe.api, prompts=prompts,
         concurrency=pp.conc, num_requests=pp.num_requests, num_warmup=pp.num_warmup, mode="closed",
