@@ -36,7 +36,17 @@ def _sweep(recipe_path: Path, db: Path | None, runs_dir: Path | None, workers: i
     opts = SweepOptions(db=db_path(db), runs_dir=runs_dir or paths.default_runs_dir(),
                         api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint, resume=resume)
     res = run_recipe(recipe, opts, console)
+    if res.status != "done":
+        reasons = "; ".join(f"layout {f['layout']}: {f['reason']} ({f['action']})" for f in res.failures)
+        raise PartialRun(f"run {res.run_id} is {res.status}: {len(res.points)} point(s) stored; {reasons}; "
+                         f"see {res.run_dir / 'failures.json'}; `servemark run RECIPE --resume {res.run_id}` retries")
     return res.points, res.run_id
+
+
+class PartialRun(ServemarkError):
+    """Some layout failed (its engine died twice): the stored points are kept, the exit is not 0."""
+
+    exit_code = 1
 
 
 @app.command()
