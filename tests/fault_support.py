@@ -33,7 +33,8 @@ def calib_recipe(name: str = "chaos", conc: list[int] | None = None, **args: Any
         "name": name,
         "model": {"name": "gemma-3-270m", "path": "auto"},
         "engine": {"name": "calibration", "port": free_port(), "startup_timeout_s": 60,
-                   "args": {"ttft_ms": 5, "itl_ms": 2, **args}},
+                   "args": {k: (json.dumps(v) if isinstance(v, (list, dict)) else v)
+                            for k, v in {"ttft_ms": 5, "itl_ms": 2, **args}.items()}},
         "scenarios": [{"isl": 32, "osl": 8}],
         "concurrency": conc or [1, 2, 4],
         "requests_per_point": {"per_conc": 2, "min": 4},

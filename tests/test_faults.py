@@ -116,7 +116,6 @@ def test_engine_death_is_recorded_restarted_and_the_point_retried(tmp_path: Path
 def test_engine_dying_twice_fails_the_layout_and_the_sweep_goes_on(tmp_path: Path, tokenizer: None) -> None:
     rec = calib_recipe(conc=[1, 2], faults={"die": [3]})
     rec["layouts"] = [{"tp": 1}, {"tp": 1, "max_num_seqs": 4}]
-    rec["engine"]["args"]["faults"] = {"die": [3]}
     out = _error(cli(tmp_path, "run", str(write_recipe(tmp_path, rec))), "partial", "exited with code 3", code=1)
     fs = failures(tmp_path)
     assert [f["action"] for f in fs] == ["restarted, point retried", "layout given up"] * 2, out

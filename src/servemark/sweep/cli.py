@@ -36,6 +36,8 @@ def _sweep(recipe_path: Path, db: Path | None, runs_dir: Path | None, workers: i
     opts = SweepOptions(db=db_path(db), runs_dir=runs_dir or paths.default_runs_dir(),
                         api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint, resume=resume)
     res = run_recipe(recipe, opts, console)
+    for f in res.failures:
+        console.print(f"[yellow]engine failure[/] layout {f['layout']}: {f['reason']} ({f['action']}); log {f['log']}")
     if res.status != "done":
         reasons = "; ".join(f"layout {f['layout']}: {f['reason']} ({f['action']})" for f in res.failures)
         raise PartialRun(f"run {res.run_id} is {res.status}: {len(res.points)} point(s) stored; {reasons}; "

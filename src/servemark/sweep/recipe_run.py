@@ -118,7 +118,7 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         for li in sorted({p.layout_index for p in left}):
             todo = [p for p in left if p.layout_index == li]
             _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result, ids)
-        if result.failures and result.status == "done":
+        if result.status == "done" and any(f["action"] == "layout given up" for f in result.failures):
             result.status = "partial"
     except KeyboardInterrupt:
         result.status = "interrupted"
