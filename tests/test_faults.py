@@ -48,7 +48,12 @@ def _error(proc: subprocess.CompletedProcess[str], *needles: str, code: int = 2)
 
 HOLD = """
 import duckdb, sys, time
-con = duckdb.connect(sys.argv[1], read_only=sys.argv[3] == "ro")
+while True:  # the sweep holds the file for a moment per point: take it in between
+    try:
+        con = duckdb.connect(sys.argv[1], read_only=sys.argv[3] == "ro")
+        break
+    except duckdb.IOException:
+        time.sleep(0.01)
 print("held", flush=True)
 time.sleep(float(sys.argv[2]))
 """

@@ -83,7 +83,11 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler, ``timeout``, a CI cancel): handled exactly like Ctrl-C."""
 
 
+_TERMINATED: list[int] = []
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
+    _TERMINATED.append(signum)  # remembered: code on the way may re-raise a plain KeyboardInterrupt
     raise Terminated()
 
 
@@ -94,9 +98,14 @@ def main() -> None:
     except ServemarkError as exc:
         err_console.print(f"[bold red]error:[/] {escape(printable(scrub(str(exc)) or ''))}", highlight=False)
         sys.exit(exc.exit_code)
-    except Terminated:
-        err_console.print("[yellow]terminated[/]")
-        sys.exit(143)
+    except SystemExit as exc:  # Typer turns KeyboardInterrupt into exit 130 itself
+        if exc.code == 130:
+            err_console.print("[yellow]terminated[/]" if _TERMINATED else "[yellow]interrupted[/]")
+            sys.exit(143 if _TERMINATED else 130)
+        raise
     except KeyboardInterrupt:
+        if _TERMINATED:
+            err_console.print("[yellow]terminated[/]")
+            sys.exit(143)
         err_console.print("[yellow]interrupted[/]")
         sys.exit(130)
