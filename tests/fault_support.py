@@ -85,24 +85,28 @@ def descendants_by_marker(marker: str) -> list[int]:
     return out
 
 
-def engine_pids(port: int) -> list[int]:
-    """The calibration engine of this port and every process in its group."""
-    leaders = [p for p in descendants_by_marker(f"--port {port}") if "servemark.calibration.server" in
-               Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")] if True else []
-    pids = set(leaders)
-    for pid in leaders:
-        try:
-            pg = os.getpgid(pid)
-        except ProcessLookupError:
-            continue
-        for d in Path("/proc").iterdir():
-            if d.name.isdigit():
-                try:
-                    if os.getpgid(int(d.name)) == pg:
-                        pids.add(int(d.name))
-                except (ProcessLookupError, PermissionError):
-                    pass
-    return sorted(pids)
+def group_of(pid: int) -> list[int]:
+    """Every process in ``pid``'s process group (an engine and the workers it forked)."""
+    try:
+        pg = os.getpgid(pid)
+    except ProcessLookupError:
+        return []
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if os.getpgid(int(d.name)) == pg:
+                    out.append(int(d.name))
+            except (ProcessLookupError, PermissionError):
+                pass
+    return out
+
+
+def engine_pids(port: int, needle: str = "servemark.calibration.server") -> list[int]:
+    """The engine on this port (its command line holds ``needle``) and every process in its group."""
+    leaders = [p for p in descendants_by_marker(f"--port {port}") if needle in
+               Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")]
+    return sorted({q for pid in leaders for q in group_of(pid)})
 
 
 def wait_gone(pids: list[int], timeout: float = 20.0) -> list[int]:

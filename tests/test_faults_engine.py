@@ -16,25 +16,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fault_support import cli, descendants_by_marker, failures, free_port, has_traceback, kill_group_of, start_cli, \
-    store_rows, wait_for_points, wait_gone
+from fault_support import (cli, descendants_by_marker, failures, free_port, group_of, has_traceback, kill_group_of,
+                           start_cli, store_rows, wait_for_points, wait_gone)
 from servemark.engine_envs import vllm_cpu
 from servemark.models import demo
 
 pytestmark = pytest.mark.engine
-
-
-def _group(pid: int) -> list[int]:
-    pg = os.getpgid(pid)
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if os.getpgid(int(d.name)) == pg:
-                    out.append(int(d.name))
-            except (ProcessLookupError, PermissionError):
-                pass
-    return out
 
 
 @pytest.fixture
@@ -62,7 +49,7 @@ def test_vllm_killed_mid_sweep_then_servemark_killed(tmp_path: Path, recipe: tup
         assert wait_for_points(db, 1, timeout=600)
         (api,) = [p for p in descendants_by_marker(f"--port {port}") if "api_server" in
                   Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")]
-        group = _group(api)
+        group = group_of(api)
         assert len(group) >= 2, group  # api_server and its EngineCore
         os.kill(api, signal.SIGKILL)
         out, _ = sweep.communicate(timeout=900)
@@ -84,7 +71,7 @@ def test_vllm_killed_mid_sweep_then_servemark_killed(tmp_path: Path, recipe: tup
         assert wait_for_points(db, 4, timeout=600)
         (api,) = [p for p in descendants_by_marker(f"--port {port}") if "api_server" in
                   Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")]
-        group = _group(api)
+        group = group_of(api)
         sweep.send_signal(signal.SIGKILL)
         sweep.wait(30)
         assert not wait_gone(group, 40), "vLLM outlived a kill -9 of servemark"

@@ -25,7 +25,8 @@ from pathlib import Path
 from servemark.engines.base import Launch
 from servemark.errors import ServemarkError
 from servemark.executors import watchdog
-from servemark.executors.watchdog import _ticks, group_alive, kill_group
+from servemark.executors.watchdog import group_alive, kill_group
+from servemark.procinfo import start_ticks
 
 
 class EngineStartError(ServemarkError):
@@ -94,8 +95,10 @@ class LocalServer:
         assert self.proc is not None
         me = os.getpid()
         self.watchdog = subprocess.Popen(
-            [sys.executable, watchdog.__file__, str(me), _ticks(me) or "?", str(self.proc.pid)],
+            [sys.executable, watchdog.__file__, str(me), start_ticks(me) or "?", str(self.proc.pid)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(watchdog.__file__).parents[2]),
+                                                                          os.environ.get("PYTHONPATH")]))},
         )
 
     def exit_reason(self) -> str:

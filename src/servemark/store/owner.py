@@ -12,21 +12,12 @@ from __future__ import annotations
 import os
 import socket
 
-
-def _start_ticks(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read().decode("ascii", "replace")
-    except OSError:
-        return None
-    # the command name (field 2) may hold spaces and parentheses: split after its last ')'
-    rest = stat[stat.rfind(")") + 2:].split()
-    return rest[19] if len(rest) > 19 else None
+from servemark.procinfo import start_ticks
 
 
 def this_owner() -> str:
     pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid) or '?'}"
+    return f"{socket.gethostname()}:{pid}:{start_ticks(pid) or '?'}"
 
 
 def owner_alive(owner: str | None) -> bool:
@@ -40,7 +31,7 @@ def owner_alive(owner: str | None) -> bool:
         return True
     if host != socket.gethostname():
         return True
-    now = _start_ticks(pid)
+    now = start_ticks(pid)
     if now is None:
         return False
     return ticks == "?" or now == ticks
