@@ -319,3 +319,23 @@ def test_imported_names_cannot_drive_the_terminal(tmp_path: Path) -> None:
         out = _ok(cli(tmp_path, *args))
         assert "\x1b" not in out and "\x07" not in out, args
     assert "\\x1b[2J" in _ok(cli(tmp_path, "frontier"))
+
+
+def test_point_waits_on_disk_when_the_store_stays_locked(tmp_path: Path, tokenizer: None) -> None:
+    """The lock outlasts the bounded wait: the measured point is kept in the run folder and
+    written once the store is free; nothing is lost, the run ends done."""
+    db = tmp_path / "s.duckdb"
+    rec = calib_recipe(conc=[1, 2, 4, 8, 16], ttft_ms=200, itl_ms=5)
+    sweep = start_cli(tmp_path, "run", str(write_recipe(tmp_path, rec)), SERVEMARK_STORE_WAIT_S="0.3")
+    try:
+        assert wait_for_points(db, 1)
+        hold = subprocess.Popen([sys.executable, "-c", HOLD, str(db), "2.5", "rw"], stdout=subprocess.PIPE, text=True)
+        assert hold.stdout.readline().strip() == "held"
+        out, _ = sweep.communicate(timeout=180)
+        hold.wait(10)
+    finally:
+        sweep.kill()
+    assert sweep.returncode == 0 and not has_traceback(out), out
+    assert "kept in" in out and "retried later" in out, out
+    assert store_rows(db, "SELECT count(*), count(DISTINCT point_id) FROM points") == [(5, 5)]
+    assert not list((tmp_path / "runs").glob("*/pending/*.json"))

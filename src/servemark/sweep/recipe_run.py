@@ -95,6 +95,8 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     ids = planned_ids(recipe, planned, run_id)
     run_dir = opts.runs_dir / run_id
     (run_dir / "records").mkdir(parents=True, exist_ok=True)
+    if state.row and flush_pending(opts.db, run_dir, console) == 0:  # points measured but not stored last time
+        state.done |= _stored_ids(opts.db, run_id)
     resolved = recipe.model_dump(mode="json")
     (run_dir / "recipe.json").write_text(json.dumps(resolved, indent=2))
     (run_dir / "plan.json").write_text(json.dumps([{**p.to_dict(), "point_id": ids[p.index]} for p in planned], indent=2))
@@ -142,6 +144,11 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         waiting = f"; {pending} point(s) still waiting in {run_dir / PENDING}" if pending else ""
         console.print(f"{len(result.points)} point(s) stored in {opts.db} (run {run_id}, {result.status}){waiting}")
     return result
+
+
+def _stored_ids(db: Path, run_id: str) -> set[str]:
+    with Store(db) as store:
+        return {r["point_id"] for r in store.query("SELECT point_id FROM points WHERE run_id = ?", [run_id])}
 
 
 PENDING = "pending"
