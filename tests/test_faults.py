@@ -339,3 +339,34 @@ def test_point_waits_on_disk_when_the_store_stays_locked(tmp_path: Path, tokeniz
     assert "kept in" in out and "retried later" in out, out
     assert store_rows(db, "SELECT count(*), count(DISTINCT point_id) FROM points") == [(5, 5)]
     assert not list((tmp_path / "runs").glob("*/pending/*.json"))
+
+
+OWNER = """
+import sys, time
+from pathlib import Path
+from servemark.engines.base import Launch
+from servemark.executors.local import LocalServer
+marker = sys.argv[1]
+srv = LocalServer(Launch(argv=[sys.executable, "-c", "import time; time.sleep(600)"], port=1),
+                  Path(marker + ".log"), on_orphan=[sys.executable, "-c", f"open({marker!r}, 'w').close()"])
+srv.start()
+print(srv.proc.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_watchdog_stops_the_engine_and_runs_the_container_cleanup_when_the_owner_is_killed(tmp_path: Path) -> None:
+    marker = tmp_path / "container-removed"
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, str(marker)], stdout=subprocess.PIPE, text=True,
+                             env=env(tmp_path))
+    engine = int(owner.stdout.readline())
+    try:
+        owner.kill()
+        owner.wait(10)
+        assert not wait_gone([engine], 20), "the engine outlived its owner"
+        end = time.monotonic() + 20
+        while not marker.exists() and time.monotonic() < end:
+            time.sleep(0.1)
+        assert marker.exists(), "the orphan clean-up (container rm) did not run"
+    finally:
+        kill_group_of([engine])

@@ -11,6 +11,7 @@ disappears. An engine is never left behind.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -58,9 +59,11 @@ def _get(url: str, timeout: float = 2.0) -> int:
 
 
 class LocalServer:
-    def __init__(self, launch: Launch, log_path: Path):
+    def __init__(self, launch: Launch, log_path: Path, on_orphan: list[str] | None = None):
         self.launch = launch
         self.log_path = log_path
+        self.on_orphan = on_orphan
+        """Run by the watchdog after it stopped an orphaned engine (a container's ``rm --force``)."""
         self.proc: subprocess.Popen[bytes] | None = None
         self.watchdog: subprocess.Popen[bytes] | None = None
 
@@ -95,7 +98,8 @@ class LocalServer:
         assert self.proc is not None
         me = os.getpid()
         self.watchdog = subprocess.Popen(
-            [sys.executable, watchdog.__file__, str(me), start_ticks(me) or "?", str(self.proc.pid)],
+            [sys.executable, watchdog.__file__, str(me), start_ticks(me) or "?", str(self.proc.pid),
+             *([json.dumps(self.on_orphan)] if self.on_orphan else [])],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(watchdog.__file__).parents[2]),
                                                                           os.environ.get("PYTHONPATH")]))},

@@ -7,12 +7,13 @@ its own: it polls the owner's pid (and its start time, against pid reuse) and, w
 is gone, sends SIGTERM to the engine's whole process group, then SIGKILL after a grace period.
 It exits by itself once the group is empty, which is also what a normal stop leaves behind.
 
-Run as ``python path/to/watchdog.py OWNER_PID OWNER_TICKS PGID`` with the interpreter that runs
+Run as ``python path/to/watchdog.py OWNER_PID OWNER_TICKS PGID [THEN_ARGV_JSON]`` with the interpreter that runs
 servemark; it imports only :mod:`servemark.procinfo` (standard library), so it starts in ~30 ms.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -55,13 +56,19 @@ def kill_group(pgid: int, grace_s: float = GRACE_S, reap: "Callable[[], object] 
             time.sleep(0.05)
 
 
-def watch(owner: int, owner_ticks: str, pgid: int) -> None:
+def watch(owner: int, owner_ticks: str, pgid: int, then: list[str] | None = None) -> None:
+    """Until the group is empty: when the owner is gone, stop the group and run ``then`` (a
+    container's ``rm --force``: the container outlives the runtime CLI that started it)."""
     while True:
         if not group_alive(pgid):
             return
         now = start_ticks(owner)
         if now is None or (owner_ticks != "?" and now != owner_ticks):
             kill_group(pgid)
+            if then:
+                import subprocess
+
+                subprocess.run(then, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False)
             return
         time.sleep(POLL_S)
 
@@ -70,7 +77,7 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     owner, ticks, pgid = int(argv[0]), argv[1], int(argv[2])
-    watch(owner, ticks, pgid)
+    watch(owner, ticks, pgid, json.loads(argv[3]) if len(argv) > 3 else None)
     return 0
 
 
