@@ -25,19 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from fault_support import (calib_recipe, cli, engine_pids, has_traceback, kill_group_of, start_cli,  # noqa: E402
+from fault_support import (HOLD, calib_recipe, cli, engine_pids, has_traceback, kill_group_of, start_cli,  # noqa: E402
                            store_rows, wait_for_points, wait_gone, write_recipe)
 
 KEY = "sk-chaosbenchmarksecret0123456789"
-HOLD = """
-import duckdb, sys, time
-while True:
-    try:
-        con = duckdb.connect(sys.argv[1], read_only=sys.argv[3] == "ro"); break
-    except duckdb.IOException:
-        time.sleep(0.01)
-print("held", flush=True); time.sleep(float(sys.argv[2]))
-"""
 
 
 @dataclass

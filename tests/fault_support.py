@@ -21,6 +21,20 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
+HOLD = """
+import duckdb, sys, time
+while True:  # a sweep holds the file for a moment per point: take it in between
+    try:
+        con = duckdb.connect(sys.argv[1], read_only=sys.argv[3] == "ro")
+        break
+    except duckdb.IOException:
+        time.sleep(0.01)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+"""``python -c HOLD DB SECONDS rw|ro``: another process holding the store (prints ``held``)."""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from fault_support import (calib_recipe, cli, engine_pids, env, failures, has_traceback, kill_group_of, start_cli,
+from fault_support import (HOLD, calib_recipe, cli, engine_pids, env, failures, has_traceback, kill_group_of, start_cli,
                            store_rows, wait_for_points, wait_gone, write_recipe)
 from servemark.models import demo
 
@@ -46,17 +46,6 @@ def _error(proc: subprocess.CompletedProcess[str], *needles: str, code: int = 2)
 
 # -- store contention -----------------------------------------------------------------------------
 
-HOLD = """
-import duckdb, sys, time
-while True:  # the sweep holds the file for a moment per point: take it in between
-    try:
-        con = duckdb.connect(sys.argv[1], read_only=sys.argv[3] == "ro")
-        break
-    except duckdb.IOException:
-        time.sleep(0.01)
-print("held", flush=True)
-time.sleep(float(sys.argv[2]))
-"""
 
 
 @pytest.mark.parametrize("mode", ["rw", "ro"])
