@@ -61,3 +61,14 @@ def gpu_counts(option: str, text: str) -> list[int] | None:
             raise ServemarkError(f"{option}: {part!r} is not a GPU count (a whole number 1..1000000), in {text!r}")
         out.append(int(part))
     return out
+
+
+def csv_option(help: str = "Print CSV.") -> typer.models.OptionInfo:
+    """``--csv``: print CSV instead of a table (exclusive with ``--json``)."""
+    return typer.Option(False, "--csv", help=help)
+
+
+def one_format(as_json: bool, as_csv: bool) -> None:
+    """``--json`` and ``--csv`` both given is a usage error (exit 2), never a silent pick."""
+    if as_json and as_csv:
+        raise typer.BadParameter("--json and --csv are exclusive: choose one", param_hint="--json/--csv")

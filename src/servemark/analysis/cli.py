@@ -19,7 +19,7 @@ from servemark.analysis.output import Col, emit
 from servemark.analysis.prices import TIERS, load_prices
 from servemark.analysis.ratios import BASES, compare as compare_frontiers
 from servemark.analysis.select import latest_per_config, matches, parse_selector
-from servemark.cli_options import DB_OPTION, db_path, json_option, positive_finite
+from servemark.cli_options import DB_OPTION, csv_option, db_path, json_option, positive_finite
 from servemark.errors import ServemarkError
 from servemark.point import POINT_FIELDS, Point
 from servemark.store import Store
@@ -40,7 +40,7 @@ ASOF = typer.Option(None, "--as-of", help="Use the newest point per configuratio
 ALLD = typer.Option(False, "--all-dates", help="Use every stored point, not only the newest per configuration.")
 GROUP = typer.Option(",".join(DEFAULT_GROUP), "--group-by", help="Fields that define one frontier (comma-separated).")
 JSON = json_option()
-CSV = typer.Option(False, "--csv", help="Print CSV.")
+CSV = csv_option()
 PRICES = typer.Option(None, "--prices", help="Price table: a YAML file or a shipped name. Default: $SERVEMARK_PRICES or the newest shipped.")
 X_AXIS = typer.Option("median_intvty", "--x", help="x metric (median_intvty, p99_intvty, median_e2el, median_ttft, p99_ttft, ...).")
 Y_AXIS = typer.Option("tput_per_gpu", "--y", help="y metric (tput_per_gpu, output_tput_per_gpu, input_tput_per_gpu, ...).")
@@ -201,6 +201,7 @@ def history_cmd(
     tol: float = typer.Option(REGRESSION_RULE["rel_tol"], "--tol", help="Relative drop always tolerated (0.05 = 5%)."),
     min_baseline: int = typer.Option(REGRESSION_RULE["min_baseline"], "--min-baseline", help="Earlier dates needed before anything is flagged."),
     regressions: bool = typer.Option(False, "--regressions", help="Only list dates flagged as regressions."),
+    check: bool = typer.Option(False, "--check", help="Exit 1 when any date is flagged as a regression (for CI)."),
     db: Optional[Path] = DB_OPTION, model: Optional[str] = MODEL, hardware: Optional[str] = HW, engine: Optional[str] = ENGINE,
     precision: Optional[str] = PREC, spec: Optional[str] = SPEC, isl: Optional[int] = ISL, osl: Optional[int] = OSL,
     scenario: Optional[str] = SCEN, group_by: str = GROUP, as_json: bool = JSON, as_csv: bool = CSV,
@@ -221,3 +222,5 @@ def history_cmd(
             Col("conc", "conc≈", "d"), Col("baseline", "baseline", ".1f"), Col("spread", "spread", ".1f"),
             Col("regression", "regression")]
     emit(out, rows, cols, f"History at {at:g} tok/s/user ({len(rows)} rows)", as_json, as_csv)
+    if check and any(r["regression"] for r in rows):
+        raise typer.Exit(1)  # exit codes: 0 ok, 1 a check failed, 2 usage or input error

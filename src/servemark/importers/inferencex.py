@@ -298,7 +298,8 @@ def _row_point(row: dict[str, Any], where: str, source_file: str, pitfalls: Coun
     return sanitize(point, where, pitfalls)
 
 
-def import_inferencex(store: Store, path: str | Path, default_date: str | None = None) -> ImportReport:
+def import_inferencex(store: Store, path: str | Path, default_date: str | None = None,
+                      replace: bool = False) -> ImportReport:
     """Import every row of an InferenceX benchmarks JSON file; idempotent (see module doc).
 
     ``default_date`` (YYYY-MM-DD) dates rows that carry none (raw CI artifact rows).
@@ -308,7 +309,7 @@ def import_inferencex(store: Store, path: str | Path, default_date: str | None =
     pitfalls: Counter[str] = Counter()
     points = read_points(p, pitfalls, default_date)
     report = ImportReport(source="inferencex", file=source_file, rows=len(points))
-    write_points(store, points, report)
+    write_points(store, points, report, replace)
     runs = {pt.run_id: (pt.run_url, pt.date) for pt in points}
     store.upsert_runs([{"run_id": run_id, "name": url, "kind": "import", "status": "done", "started_at": date,
                          "source_file": source_file, "note": "InferenceX GitHub Actions run"}

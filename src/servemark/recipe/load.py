@@ -23,12 +23,12 @@ def parse_recipe(data: Any, source: str = "<recipe>") -> Recipe:
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        msg = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            msg = "unknown key"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ServemarkError(f"{source}: {_loc(first['loc'])}: {msg}{more}") from None
+        # every problem at once, one line each naming file and key: fix them all in one edit
+        lines = []
+        for err in exc.errors():
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+            lines.append(f"{source}: {_loc(err['loc'])}: {msg}")
+        raise ServemarkError("\n".join(lines)) from None
     check_engine(recipe, source)
     return recipe
 

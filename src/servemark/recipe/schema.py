@@ -7,10 +7,11 @@ parallel layouts, the workload scenarios and the concurrencies. Expansion into p
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from servemark.metrics.summarize import DEFAULT_MAX_FAILURE_RATE
 
@@ -19,6 +20,8 @@ ArgValue = str | int | float | bool | None
 # Upper bounds: far beyond any real deployment, low enough that a typo (conc 10^30, isl 10^12)
 # is an error naming the key instead of a crash (or an hour of allocation) at run time.
 MAX_CONCURRENCY = 100_000
+MAX_RATE = 1_000_000.0
+"""Requests per second of an open-loop point (``rates``)."""
 MAX_TOKENS_PER_REQUEST = 10_000_000
 MAX_REQUESTS_PER_POINT = 10_000_000
 MAX_PARALLEL = 65_536
@@ -321,6 +324,32 @@ class EvalsSpec(Strict):
     median); each check runs with that many requests in flight."""
 
 
+class CeilingSpec(Strict):
+    """``ceiling:``: the engine's own offline benchmark at the sweep's batches (docs/ceiling.md).
+
+    Present in a recipe, ``servemark run`` measures it after each layout's served points (the
+    server stopped, so the two never share the machine); ``servemark ceiling RECIPE`` measures only it.
+    """
+
+    batches: list[int] | None = None
+    """Batch sizes; null: the recipe's concurrencies (a ceiling per served point)."""
+    rounds: int = Field(default=2, ge=1, le=MAX_REQUESTS_PER_POINT)
+    """vLLM: prompts per batch size = batch x rounds (the engine keeps ``batch`` in flight)."""
+    warmup: bool = True
+    """vLLM: one batch of warm-up prompts before the timed ones (llama.cpp and SGLang warm up themselves)."""
+    args: dict[str, ArgValue] = Field(default_factory=dict)
+    """Extra flags for the benchmark tool, after servemark's (``null`` drops an engine arg it inherited)."""
+    timeout_s: float = Field(default=1800.0, gt=0, le=MAX_TIMEOUT_S)
+    """Wall-clock limit for one benchmark command."""
+
+    @field_validator("batches")
+    @classmethod
+    def _positive_unique(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (not v or any(not 1 <= b <= MAX_CONCURRENCY for b in v) or len(set(v)) != len(v)):
+            raise ValueError(f"batches must be unique integers 1..{MAX_CONCURRENCY}, got {v}")
+        return v
+
+
 class Recipe(Strict):
     name: str = Field(min_length=1)
     """Part of run ids and run folders, so path-safe (``SAFE_NAME``)."""
@@ -332,7 +361,12 @@ class Recipe(Strict):
     precision: str = "bf16"
     layouts: list[Layout] = Field(default_factory=lambda: [Layout()], min_length=1)
     scenarios: list[Scenario] = Field(min_length=1)
-    concurrency: list[int] = Field(min_length=1)
+    concurrency: list[int] = Field(default_factory=list)
+    """Closed-loop points: this many requests in flight."""
+    rates: list[float] = Field(default_factory=list)
+    """Open-loop points: mean request arrivals per second (beside or instead of ``concurrency``)."""
+    arrival: Literal["poisson", "gamma", "constant"] = "poisson"
+    """Arrival process of ``rates`` points."""
     requests_per_point: RequestCount = Field(default_factory=RequestCount)
     warmup: WarmupCount = Field(default_factory=WarmupCount)
     api: Literal["completions", "chat"] = "completions"
@@ -343,6 +377,8 @@ class Recipe(Strict):
     """A point with more failed requests than this share is flagged ``too_many_failures``."""
     evals: EvalsSpec | None = None
     """Accuracy gates (GSM8K, reference agreement); see docs/evals.md."""
+    ceiling: CeilingSpec | None = None
+    """The engine ceiling (engine's offline benchmark) measured with the sweep; see docs/ceiling.md."""
 
     @field_validator("name")
     @classmethod
@@ -352,22 +388,31 @@ class Recipe(Strict):
                              "(at most 128, no '/' or '..' path), since it names run folders")
         return v
 
-    @field_validator("concurrency")
+    @field_validator("concurrency", "rates")
     @classmethod
-    def _positive_unique(cls, v: list[int]) -> list[int]:
+    def _positive_unique(cls, v: list, info: ValidationInfo) -> list:
         for c in v:
-            if not 1 <= c <= MAX_CONCURRENCY:
+            if info.field_name == "concurrency" and not 1 <= c <= MAX_CONCURRENCY:
                 raise ValueError(f"concurrency values must be 1..{MAX_CONCURRENCY}, got {c}")
+            if not math.isfinite(c) or c <= 0 or c > MAX_RATE:
+                raise ValueError(f"{info.field_name} values must be finite, > 0 and at most {MAX_RATE:g}, got {c}")
         if len(set(v)) != len(v):
-            raise ValueError("concurrency values must be unique")
+            raise ValueError(f"{info.field_name} values must be unique")
         return v
 
     @model_validator(mode="after")
     def _requests_bounded(self) -> "Recipe":
-        top = max(self.concurrency)
-        n = self.requests_per_point.count(top) + self.warmup.count(top)
+        in_flight = [*self.concurrency, *(math.ceil(r) for r in self.rates)]  # as recipe.expand counts them
+        top = max(in_flight, default=0)
+        n = self.requests_per_point.count(top) + self.warmup.count(top) if in_flight else 0
         if n > MAX_REQUESTS_PER_POINT:
             raise ValueError(f"requests_per_point: {n} requests at concurrency {top} (more than {MAX_REQUESTS_PER_POINT})")
+        return self
+
+    @model_validator(mode="after")
+    def _some_load(self) -> "Recipe":
+        if not (self.concurrency or self.rates):
+            raise ValueError("concurrency: give concurrency values or rates")
         return self
 
     @model_validator(mode="after")

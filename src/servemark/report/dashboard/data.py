@@ -42,6 +42,8 @@ NUMBER_COLUMNS = (
     "mean_e2el", "median_e2el", "p90_e2el", "p99_e2el", "p999_e2el",
     "tput_per_gpu", "input_tput_per_gpu", "output_tput_per_gpu",
     "avg_power_w", "joules_per_total_token", "joules_per_input_token", "joules_per_output_token",
+    "ceiling_tput_per_gpu", "ceiling_output_tput_per_gpu", "ceiling_intvty", "sol_tput_per_gpu",
+    "served_over_ceiling", "ceiling_over_sol", "served_over_sol",
 )
 """Numbers (booleans as 0/1); ``null`` where the store has NULL."""
 
