@@ -59,6 +59,8 @@ def _run(recipe: Recipe, db: Path | None, runs_dir: Path | None, workers: int, e
 
     with Store(opts.db, read_only=True) as store:  # as stored: with the levels the store copied in
         stored = store.points("run_id = ?", [res.run_id])
+    order = {p.point_id: i for i, p in enumerate(res.points)}  # plan order: concurrencies, then rates
+    stored.sort(key=lambda p: order.get(p.point_id, len(order)))
     return stored or res.points, res.run_id
 
 
