@@ -59,7 +59,7 @@ def test_empty_concurrency(tmp_path: Path) -> None:
 
 
 def test_negative_and_duplicate_concurrency(tmp_path: Path) -> None:
-    assert ">= 1" in error_of(tmp_path, {**BASE, "concurrency": [0, 1]})
+    assert "1..100000, got 0" in error_of(tmp_path, {**BASE, "concurrency": [0, 1]})
     assert "unique" in error_of(tmp_path, {**BASE, "concurrency": [2, 2]})
 
 

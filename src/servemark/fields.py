@@ -172,6 +172,7 @@ FIELDS: tuple[Field, ...] = (
     _f("total_output_tokens", "int", 0, "counts", "Σ server `usage.completion_tokens` over completed requests", "tokens", "Output tokens", "int"),
     _f("client_input_tokens", "int | None", None, "counts", "Σ prompt lengths by the client's tokenizer, beside the server's", "tokens", "Client input tokens", "int"),
     _f("prompt_token_deviation", "float | None", None, "counts", "Mean over requests of `(server − client) / client` prompt tokens", "fraction", "Prompt token deviation", "number"),
+    _f("output_token_deviation", "float | None", None, "counts", "Mean over successful requests of `(usage.completion_tokens − text chunks streamed) / text chunks streamed`; above `USAGE_TOLERANCE` the point is flagged `usage_mismatch`", "fraction", "Output token deviation", "number"),
     *_latency_fields(),
     *_intvty_fields(),
     # throughput
@@ -253,6 +254,20 @@ FIELDS: tuple[Field, ...] = (
     _f("extra", "dict[str, Any]", dict, "provenance", "Everything else worth keeping (schedule lag, goodput, client monitor, import notes)"),
 )
 """Every point field, in ``Point``'s order. ``default`` ``list``/``dict`` mean a fresh empty one."""
+
+FLAGS: dict[str, str] = {
+    "too_many_failures": "more than the recipe's `max_failure_rate` of the measured requests failed",
+    "no_completed_requests": "no measured request completed",
+    "client_saturated": "the load generator could not keep up (its event loop lagged): the load was not the planned one",
+    "nonpositive_throughput": "an imported point whose throughput is zero or negative",
+    "usage_mismatch": "the server's `usage.completion_tokens` exceed the tokens it streamed by more than `USAGE_TOLERANCE` on average (its throughput is computed from usage; legitimate only when chunks carry several tokens, e.g. speculative decoding)",
+    "nonfinite_value": "an imported point had NaN or infinite metric values; they were dropped (left empty)",
+    "negative_value": "an imported point had negative metric values; they were dropped (left empty)",
+}
+"""Every point flag and what it means: the one list (summarize and the importers emit only these)."""
+
+USAGE_TOLERANCE = 0.10
+"""Largest mean ``output_token_deviation`` a point may have before it is flagged ``usage_mismatch``."""
 
 FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 JSON_FIELDS = tuple(f.name for f in FIELDS if f.type.startswith(("list", "dict")))

@@ -72,6 +72,7 @@ class Point:
     total_output_tokens: int = 0
     client_input_tokens: int | None = None
     prompt_token_deviation: float | None = None
+    output_token_deviation: float | None = None
     """Mean of (server prompt tokens - client prompt tokens) / client prompt tokens."""
 
     # latency (seconds); filled by servemark.metrics

@@ -19,7 +19,7 @@ from servemark.analysis.output import Col, emit
 from servemark.analysis.prices import TIERS, load_prices
 from servemark.analysis.ratios import BASES, compare as compare_frontiers
 from servemark.analysis.select import latest_per_config, matches, parse_selector
-from servemark.cli_options import DB_OPTION, csv_option, db_path, json_option
+from servemark.cli_options import DB_OPTION, csv_option, db_path, json_option, positive_finite
 from servemark.errors import ServemarkError
 from servemark.point import POINT_FIELDS, Point
 from servemark.store import Store
@@ -33,8 +33,8 @@ HW = typer.Option(None, "--hardware", "--hw", help="Only this hardware (e.g. b20
 ENGINE = typer.Option(None, "--engine", help="Only this engine (e.g. trt, sglang, vllm).")
 PREC = typer.Option(None, "--precision", help="Only this precision (fp4, fp8, ...).")
 SPEC = typer.Option(None, "--spec", help="Only this speculative-decoding method (none, mtp).")
-ISL = typer.Option(None, "--isl", help="Only this input length (tokens).")
-OSL = typer.Option(None, "--osl", help="Only this output length (tokens).")
+ISL = typer.Option(None, "--isl", min=1, help="Only this input length (tokens).")
+OSL = typer.Option(None, "--osl", min=1, help="Only this output length (tokens).")
 SCEN = typer.Option(None, "--scenario", help="Only this scenario label (e.g. 8k1k).")
 ASOF = typer.Option(None, "--as-of", help="Use the newest point per configuration dated on or before YYYY-MM-DD.")
 ALLD = typer.Option(False, "--all-dates", help="Use every stored point, not only the newest per configuration.")
@@ -118,6 +118,7 @@ def cost_cmd(
     as_json: bool = JSON, as_csv: bool = CSV,
 ) -> None:
     """$/M tokens, J/token and tok/s/MW of every group at one interactivity (interpolated, never extrapolated)."""
+    positive_finite("--at", at)
     if kind not in ("total", "input", "output"):
         raise ServemarkError(f"--tokens must be total, input or output, not {kind!r}")
     table = load_prices(prices)
@@ -166,6 +167,8 @@ def compare_cmd(
     as_json: bool = JSON, as_csv: bool = CSV,
 ) -> None:
     """Ratio A/B of throughput, tokens per dollar and tokens per joule at equal interactivity."""
+    for x in at:
+        positive_finite("--at", x)
     gb = _group_by(group_by)
     pts = load_points(db, {"model": model, "isl": isl, "osl": osl, "scenario": scenario}, gb, as_of)
     fronts = frontiers(pts, gb)
@@ -204,6 +207,7 @@ def history_cmd(
     scenario: Optional[str] = SCEN, group_by: str = GROUP, as_json: bool = JSON, as_csv: bool = CSV,
 ) -> None:
     """The same configuration date by date: its throughput at --at, and regressions."""
+    positive_finite("--at", at)
     gb = _group_by(group_by)
     pts = load_points(db, _filters(model, hardware, engine, precision, spec, isl, osl, scenario), gb, all_dates=True)
     if selector:

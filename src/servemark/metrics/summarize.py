@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from servemark.errors import ServemarkError
+from servemark.fields import USAGE_TOLERANCE
 from servemark.metrics import definitions as d
 from servemark.metrics.stats import describe
 from servemark.metrics.workload import cache_usage, is_good, schedule_lag_p99, slo_values, ttft_by_turn
@@ -79,6 +80,9 @@ def summarize(records: list[RequestRecord], gpu_count: int = 1, num_prefill_gpu:
     devs = [(r.prompt_tokens - r.client_prompt_tokens) / r.client_prompt_tokens for r in ok
             if r.prompt_tokens is not None and r.client_prompt_tokens]
     out["prompt_token_deviation"] = float(np.mean(devs)) if devs else None
+    out_devs = [(r.output_tokens - r.client_output_tokens) / r.client_output_tokens for r in ok
+                if r.output_tokens is not None and r.client_output_tokens]
+    out["output_token_deviation"] = float(np.mean(out_devs)) if out_devs else None
 
     _put(out, "ttft", [v for r in ok if (v := d.ttft(r)) is not None])
     tpots = [v for r in ok if (v := d.tpot(r)) is not None]
@@ -108,6 +112,10 @@ def summarize(records: list[RequestRecord], gpu_count: int = 1, num_prefill_gpu:
     extra: dict[str, Any] = {"samples": {"requests_ok": len(ok), "tpot": len(tpots),
                                          "itl_tokens": sum(max(len(r.chunk_times) - 1, 0) for r in ok)}}
     flags: list[str] = failure_flags(len(meas), len(failed), max_failure_rate)
+    if out["output_token_deviation"] is not None and abs(out["output_token_deviation"]) > USAGE_TOLERANCE:
+        flags.append("usage_mismatch")
+    if not ok:
+        flags.append("no_completed_requests")
     if failed:
         extra["failures"] = dict(Counter(r.error for r in failed))
         extra["failure_examples"] = {k: next(r.error_detail for r in failed if r.error == k)

@@ -61,12 +61,75 @@ def check_engine(recipe: Recipe, source: str = "<recipe>") -> None:
             raise ServemarkError(f"{source}: layouts.{i}: {reason}") from None
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    p = Path(path)
+MAX_RECIPE_BYTES = 4 * 1024 * 1024
+MAX_NESTING = 64
+"""A recipe is a few levels deep; a 20,000-deep list is an attack or an accident, not a recipe."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping with the same key twice (YAML says keys are unique;
+    PyYAML silently keeps the last one, so a doubled ``concurrency:`` would drop the first list)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                dup = key in seen
+            except TypeError:
+                continue  # an unhashable key: the base class reports it
+            if dup:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1})", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _depth(node: yaml.Node) -> int:
+    """Nesting depth of a composed YAML node, iteratively (no recursion to overflow)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > MAX_NESTING:
+            return d
+        if isinstance(n, yaml.SequenceNode):
+            stack.extend((c, d + 1) for c in n.value)
+        elif isinstance(n, yaml.MappingNode):
+            stack.extend((c, d + 1) for kv in n.value for c in kv)
+    return deepest
+
+
+def read_yaml(p: Path, what: str = "recipe") -> Any:
+    """Parse a YAML file strictly: UTF-8 text, unique keys, bounded size and depth; errors name the file."""
     if not p.is_file():
-        raise ServemarkError(f"recipe not found: {p}")
+        raise ServemarkError(f"{what} not found: {p}" + (" (it is a folder)" if p.is_dir() else ""))
+    raw = p.read_bytes()
+    if len(raw) > MAX_RECIPE_BYTES:
+        raise ServemarkError(f"{p}: {len(raw)} bytes is too large for a {what} (limit {MAX_RECIPE_BYTES})")
+    if b"\0" in raw:
+        raise ServemarkError(f"{p}: a binary file, not a YAML {what}")
     try:
-        data = yaml.safe_load(p.read_text())
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ServemarkError(f"{p}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8") from None
+    try:
+        loader = _UniqueKeyLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            if _depth(node) > MAX_NESTING:
+                raise ServemarkError(f"{p}: nested more than {MAX_NESTING} levels deep; not a {what}")
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise ServemarkError(f"{p}: not valid YAML: {exc}".replace("\n", " ")) from None
-    return parse_recipe(data, str(p))
+    except RecursionError:
+        raise ServemarkError(f"{p}: nested too deeply; not a {what}") from None
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    p = Path(path)
+    return parse_recipe(read_yaml(p), str(p))

@@ -50,12 +50,24 @@ def _run(recipe: Recipe, db: Path | None, runs_dir: Path | None, workers: int, e
                         api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint, kind=kind,
                         resume=resume, recipe_dir=recipe_dir)
     res = run_recipe(recipe, opts, console)
+    for f in res.failures:
+        console.print(f"[yellow]engine failure[/] layout {f['layout']}: {f['reason']} ({f['action']}); log {f['log']}")
+    if res.status != "done":
+        reasons = "; ".join(f"layout {f['layout']}: {f['reason']} ({f['action']})" for f in res.failures)
+        raise PartialRun(f"run {res.run_id} is {res.status}: {len(res.points)} point(s) stored; {reasons}; "
+                         f"see {res.run_dir / 'failures.json'}; `servemark run RECIPE --resume {res.run_id}` retries")
     from servemark.store import Store
 
     with Store(opts.db, read_only=True) as store:  # as stored: with the levels the store copied in
         stored = {p.point_id: p for p in store.points("run_id = ?", [res.run_id])}
     order = [p.point_id for p in res.points]  # the sweep's order, not the store's
     return [stored.get(i, p) for i, p in zip(order, res.points)], res.run_id
+
+
+class PartialRun(ServemarkError):
+    """Some layout failed (its engine died twice): the stored points are kept, the exit is not 0."""
+
+    exit_code = 1
 
 
 @app.command()

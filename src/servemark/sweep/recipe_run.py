@@ -29,6 +29,8 @@ from servemark.executors.placement import in_slurm_job, job_nodes, placement
 from servemark.recipe.expand import PlannedPoint, expand, recipe_hash
 from servemark.recipe.schema import Layout, Recipe
 from servemark.store import Store
+from servemark.store.db import StoreLockedError
+from servemark.store.owner import this_owner
 from servemark.loadgen import LoadSpec, run_load
 from servemark.loadgen.records_io import write_records
 from servemark.loadgen.schedule import open_schedule
@@ -39,7 +41,7 @@ from servemark.sweep.identity import planned_ids, point_id as make_point_id, poi
 from servemark.sweep.provenance import host_info
 from servemark.telemetry.energy import EnergyMeter, apply_to_point
 from servemark.executors.runtime import Runtime, resolve_runtime
-from servemark.workload.random_tokens import RandomPromptBuilder, load_tokenizer
+from servemark.workload.random_tokens import RandomPromptBuilder
 from servemark.workload.tokenizer import SERVER, open_tokenizer
 from servemark.sweep.workload_build import build_workload
 from servemark.workload.trace import stable_key
@@ -75,6 +77,8 @@ class SweepResult:
     run_dir: Path
     points: list[Point] = field(default_factory=list)
     status: str = "done"
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    """Engine deaths and failed layouts: why (exit code or signal, log tail) and what was done."""
 
 
 def _now() -> str:
@@ -107,6 +111,8 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     ids = planned_ids(recipe, planned, run_id)
     run_dir = opts.runs_dir / run_id
     (run_dir / "records").mkdir(parents=True, exist_ok=True)
+    if state.row and flush_pending(opts.db, run_dir, console) == 0:  # points measured but not stored last time
+        state.done |= _stored_ids(opts.db, run_id)
     resolved = recipe.model_dump(mode="json")
     (run_dir / "recipe.json").write_text(json.dumps(resolved, indent=2))
     (run_dir / "plan.json").write_text(json.dumps([{**p.to_dict(), "point_id": ids[p.index]} for p in planned], indent=2))
@@ -115,7 +121,7 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     run_row = {
         "run_id": run_id, "name": recipe.name, "kind": opts.kind, "started_at": _now(), "status": "running",
         "run_dir": str(run_dir), "recipe_hash": rhash, "recipe": json.dumps(resolved),
-        "engine": recipe.engine.name, "engine_version": rt.engine_version, **host,
+        "engine": recipe.engine.name, "engine_version": rt.engine_version, **host, "owner": this_owner(),
     }
     if state.row:
         run_row["started_at"] = state.row["started_at"]
@@ -133,9 +139,12 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
                 todo = [p for p in left if p.engine_key == key]
                 if todo or recipe.slo_search is not None:
                     _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console,
-                                result.points, ids, next_index, cache=key[1])
-            if recipe.ceiling is not None and opts.endpoint is None:
+                                result, ids, next_index, cache=key[1])
+            given_up = any(f["layout"] == li and f["action"] == "layout given up" for f in result.failures)
+            if recipe.ceiling is not None and opts.endpoint is None and not given_up:
                 _measure_ceiling(recipe, li, recipe.layouts[li], rt, run_id, run_dir, opts, console)
+        if result.status == "done" and any(f["action"] == "layout given up" for f in result.failures):
+            result.status = "partial"
     except KeyboardInterrupt:
         result.status = "interrupted"
         raise
@@ -143,13 +152,21 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         result.status = "failed"
         raise
     finally:
+        pending = flush_pending(opts.db, run_dir, console)
+        if result.failures:
+            (run_dir / "failures.json").write_text(json.dumps(result.failures, indent=2))
         if result.status == "done" and len(result.points) < len(planned):
-            result.status = "partial"  # a layout measured fewer points than planned (never expected)
-        run_row.update(status=result.status, finished_at=_now())
-        with Store(opts.db) as store:
-            store.upsert_run(run_row)
-            levels.refresh(store, "run_id = ?", [run_id])  # ceilings and SOL measured before this run
-        console.print(f"{len(result.points)} point(s) stored in {opts.db} (run {run_id}, {result.status})")
+            result.status = "partial"  # a layout measured fewer points than planned
+        run_row.update(status=result.status, finished_at=_now(), owner="",
+                       note="; ".join(f"layout {f['layout']}: {f['reason']}" for f in result.failures)[:2000])
+        try:
+            with Store(opts.db) as store:
+                store.upsert_run(run_row)
+                levels.refresh(store, "run_id = ?", [run_id])  # ceilings and SOL measured before this run
+        except StoreLockedError as exc:
+            console.print(f"[red]run row not updated[/]: {exc}")
+        waiting = f"; {pending} point(s) still waiting in {run_dir / PENDING}" if pending else ""
+        console.print(f"{len(result.points)} point(s) stored in {opts.db} (run {run_id}, {result.status}){waiting}")
     return result
 
 
@@ -173,13 +190,61 @@ def engine_keys(recipe: Recipe, li: int | None = None) -> list[tuple[int, bool]]
     return [(i, c) for i in lis for c in caches]
 
 
+def _stored_ids(db: Path, run_id: str) -> set[str]:
+    with Store(db) as store:
+        return {r["point_id"] for r in store.query("SELECT point_id FROM points WHERE run_id = ?", [run_id])}
+
+
+PENDING = "pending"
+"""Folder of the run where a measured point waits when the store stayed locked (written later)."""
+
+
+def store_point(db: Path, point: Point, run_dir: Path, console: Console) -> bool:
+    """Write ``point`` to the store; if the store stays locked past the bound, keep it on disk.
+
+    The point is first written to ``<run>/pending/<point_id>.json`` and that file is removed once
+    the store holds it, so a measured point is never dropped: the next point's write, the end of
+    the run and :func:`flush_pending` retry it.
+    """
+    folder = run_dir / PENDING
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{point.point_id}.json"
+    path.write_text(json.dumps(point.to_dict()))
+    flush_pending(db, run_dir, console)
+    return not path.exists()
+
+
+def flush_pending(db: Path, run_dir: Path, console: Console) -> int:
+    """Write every point waiting in ``<run>/pending`` to the store; return how many still wait."""
+    folder = run_dir / PENDING
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files:
+        return 0
+    try:
+        with Store(db) as store:
+            store.add_points([Point.from_dict(json.loads(f.read_text())) for f in files])
+    except StoreLockedError as exc:
+        console.print(f"[yellow]store busy[/]: {exc}; {len(files)} point(s) kept in {folder}, retried later")
+        return len(files)
+    for f in files:
+        f.unlink()
+    return 0
+
+
 def _run_layout(
     recipe: Recipe, li: int, todo: list[PlannedPoint], adapter: Any, rt: Runtime, opts: SweepOptions,
-    run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, out: list[Point],
+    run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, result: SweepResult,
     ids: dict[int, str], next_index: list[int] | None = None, cache: bool = False,
 ) -> None:
-    """Measure the points of one engine instance (a layout and prefix-cache setting), appending
-    each to ``out`` (and the store) as it completes; then any SLO search of its scenarios."""
+    """Measure the points of one engine instance (a layout and prefix-cache setting), appending each
+    to ``result.points`` (and the store) as it completes; then any SLO search of its scenarios.
+
+    Never measures against a dead engine: the engine is checked before and after every point, and
+    a point measured while it died is discarded. The first death is recorded (exit code or signal,
+    log tail), the engine restarted and the point retried; a second death marks the layout failed
+    (``result.failures``) and the sweep goes on with the next layout.
+    """
+    out = result.points
     layout = recipe.layouts[li]
     try:
         adapter.validate(recipe, layout)
@@ -203,6 +268,27 @@ def _run_layout(
         builder, tok_label = _prompt_builder(rt.tokenizer_path, base_url, front.served_model, opts, recipe.seed)
     meter = EnergyMeter()
     done_before = len(out)
+    restarts = ENGINE_RESTARTS
+
+    def engine_died(pp: PlannedPoint) -> bool:
+        """Record a death; restart once. True when the layout must be given up."""
+        nonlocal restarts
+        dead = next(srv for srv in servers if not srv.alive())
+        failure = {"layout": li, "point": pp.label, "process": dead.launch.name, "reason": dead.exit_reason(),
+                   "log": str(dead.log_path), "log_tail": log_tail(dead.log_path, 15),
+                   "action": "restarted, point retried" if restarts else "layout given up"}
+        result.failures.append(failure)
+        console.print(f"[red]engine {dead.launch.name} {failure['reason']}[/] at {pp.label}; {failure['action']} "
+                      f"(log {dead.log_path})")
+        for srv in reversed(servers):
+            srv.stop()
+        if not restarts:
+            return True
+        restarts -= 1
+        for srv in servers:
+            _start(srv, recipe.engine.startup_timeout_s, console)
+        return False
+
     try:
         for srv in servers:
             _start(srv, recipe.engine.startup_timeout_s, console)
@@ -210,24 +296,31 @@ def _run_layout(
             builder, tok_label = _prompt_builder(SERVER, base_url, front.served_model, opts, recipe.seed)
 
         def measure(pp: PlannedPoint, extra: dict[str, Any] | None = None) -> Point:
-            if servers and not servers[-1].alive():
-                raise ServemarkError(f"the engine died during the sweep; log {servers[-1].log_path}:\n{log_tail(servers[-1].log_path)}")
             # an SLO-search probe is not in the plan: its id also names the probe (a probe may
             # repeat a planned load, and must not replace that point)
             pid = ids.get(pp.index) or make_point_id(
                 run_id, point_key(recipe, pp, rhash=rhash, probe=(extra or {}).get("slo_search", {}).get("probe")))
-            point = _run_point(recipe, pp, layout, launches, rt, builder, base_url, opts, run_id, run_dir, rhash,
-                               host, meter, console, extra or {}, pid, servers, tok_label)
+            point = _measure_alive(pp, servers, engine_died, lambda: _run_point(
+                recipe, pp, layout, launches, rt, builder, base_url, opts, run_id, run_dir, rhash, host, meter,
+                console, extra or {}, pid, tok_label))
+            if point is None:
+                raise _LayoutGivenUp
+            point.extra.update(placement(servers))
+            store_point(opts.db, point, run_dir, console)
+            console.print(_point_line(point))
             out.append(point)
             return point
 
         meter.start()
-        for pp in todo:
-            measure(pp)
-        if recipe.slo_search is not None:
-            for sc in recipe.scenarios:
-                if (sc.prefix_cache == "on") == cache and sc.workload.kind != "trace":
-                    slo_search(recipe, sc, li, measure, next_index or [len(out)], console)
+        try:
+            for pp in todo:
+                measure(pp)
+            if recipe.slo_search is not None:
+                for sc in recipe.scenarios:
+                    if (sc.prefix_cache == "on") == cache and sc.workload.kind != "trace":
+                        slo_search(recipe, sc, li, measure, next_index or [len(out)], console)
+        except _LayoutGivenUp:
+            return  # the layout failed; its remaining points are not measured
         _run_evals(recipe, base_url, front.served_model, opts, run_id, out[done_before:], console)
     finally:
         meter.stop()
@@ -235,11 +328,32 @@ def _run_layout(
             srv.stop()
 
 
+class _LayoutGivenUp(Exception):
+    """The layout's engine died again after its one restart: stop measuring this layout."""
+
+
+ENGINE_RESTARTS = 1
+"""How often an engine that died mid-sweep is restarted before its layout is marked failed."""
+
+
+def _measure_alive(pp: PlannedPoint, servers: list[Any], engine_died: Any, measure: Any) -> Point | None:
+    """``measure()`` with a live engine before and after it; retried after a restart, None when given up."""
+    while True:
+        if servers and not all(s.alive() for s in servers):
+            if engine_died(pp):
+                return None
+            continue
+        point = measure()
+        if servers and not all(s.alive() for s in servers):
+            continue  # measured against an engine that died meanwhile: discard, restart, retry
+        return point
+
+
 def _run_point(recipe: Recipe, pp: PlannedPoint, layout: Any, launches: list[Any], rt: Runtime,
                builder: RandomPromptBuilder, base_url: str, opts: SweepOptions, run_id: str, run_dir: Path,
                rhash: str, host: dict[str, Any], meter: EnergyMeter, console: Console,
-               extra: dict[str, Any], point_id: str, servers: list[Any], tok_label: str) -> Point:
-    """Build the point's requests, run the load, write records, summarise and store the point."""
+               extra: dict[str, Any], point_id: str, tok_label: str) -> Point:
+    """Build the point's requests, run the load, write records and summarise: the Point, not yet stored."""
     sc = pp.scenario
     # prefix caching on: a salt per point, so no point's text is a prefix another point cached
     salt = stable_key(recipe.seed, run_id, pp.index) if pp.prefix_cache else recipe.seed
@@ -254,6 +368,7 @@ def _run_point(recipe: Recipe, pp: PlannedPoint, layout: Any, launches: list[Any
         concurrency=pp.conc, num_requests=wl.num_requests, num_warmup=pp.num_warmup, mode=mode,
         request_rate=pp.rate, arrival=recipe.arrival, burstiness=recipe.burstiness, offsets=wl.offsets,
         sessions=wl.sessions, api_key=opts.api_key, workers=opts.workers, point_id=point_id, seed=recipe.seed,
+        timeout_s=recipe.request_timeout_s,
     )
     started = _now()
     counters = cache_counters.sample(base_url, launches[-1].metrics_path)
@@ -275,10 +390,6 @@ def _run_point(recipe: Recipe, pp: PlannedPoint, layout: Any, launches: list[Any
         point.isl, point.osl = wl.nominal_lengths()
     point.extra.update(extra)
     _add_energy(point, meter, window([r for r in load.records if not r.warmup]))
-    point.extra.update(placement(servers))
-    with Store(opts.db) as store:
-        store.add_point(point)
-    console.print(_point_line(point))
     return point
 
 
@@ -305,6 +416,8 @@ def _measure_ceiling(recipe: Recipe, li: int, layout: Any, rt: Runtime, run_id: 
             ceiling_store.write(store, rows)
 
     measure_layout(recipe, li, layout, rt, run_id, run_dir, write, console)
+
+
 def _prompt_builder(spec: str, base_url: str, model: str, opts: SweepOptions, seed: int) -> tuple[RandomPromptBuilder, str]:
     """The prompt builder on the tokenizer the recipe names, and the label recorded on each point."""
     tok, label = open_tokenizer(spec, base_url, model, opts.api_key)
@@ -405,8 +518,7 @@ def _make_point(
             point.extra.update(value)
         elif hasattr(point, key):
             setattr(point, key, value)
-    if not point.completed:
-        point.flags.append("no_completed_requests")
+    point.flags = list(dict.fromkeys(point.flags))  # each flag once
     return point
 
 
