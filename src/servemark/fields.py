@@ -196,6 +196,12 @@ FIELDS: tuple[Field, ...] = (
     _f("energy_note", "str", "", "energy", "Why energy is missing, when it is"),
     # quality
     _f("flags", "list[str]", list, "quality", "Problems that make the point suspect (`too_many_failures`, `client_saturated`, ...)", label="Flags"),
+    # uncertainty
+    _f("trials", "int", 1, "uncertainty", "Trials the point summarises: each a measurement window of its own, stored in the `trials` table", "trials", "Trials", "int"),
+    _f("trial", "int | None", None, "uncertainty", "Trial index (0-based) on a row of the `trials` table; empty on the summary point", label="Trial", format="int"),
+    _f("intervals", "dict[str, Any]", dict, "uncertainty", "Confidence interval per metric `{field: [low, high]}` at `interval_level` (docs/metrics.md \"Intervals\")", label="Intervals"),
+    _f("interval_method", "str", "", "uncertainty", "`t_trials` (t-interval of the trial means), `bootstrap_requests` (one trial: percentile bootstrap over its requests) or empty", label="Interval method"),
+    _f("interval_level", "float | None", None, "uncertainty", "Confidence level of `intervals`", "", "Confidence level", "number"),
     # provenance
     _f("source", "str", "servemark", "provenance", "`servemark` (measured here), `inferencex` or `vllm-bench` (imported)", label="Source"),
     _f("source_file", "str", "", "provenance", "File an imported point came from"),

@@ -134,6 +134,17 @@ class Point:
     flags: list[str] = field(default_factory=list)
     """Problems that make the point suspect: ``too_many_failures``, ``client_saturated``, ..."""
 
+    # uncertainty (docs/metrics.md "Intervals")
+    trials: int = 1
+    """Trials this point summarises (each is a row of the store's ``trials`` table)."""
+    trial: int | None = None
+    """On a row of the ``trials`` table: its index (0-based); empty on the summary point."""
+    intervals: dict[str, Any] = field(default_factory=dict)
+    """Confidence interval per metric: ``{field: [low, high]}`` at ``interval_level``."""
+    interval_method: str = ""
+    """``t_trials``, ``bootstrap_requests`` or empty (no interval)."""
+    interval_level: float | None = None
+
     # provenance
     source: str = "servemark"
     """``servemark`` (measured here), ``inferencex`` or ``vllm-bench`` (imported)."""
@@ -159,7 +170,7 @@ class Point:
     def from_dict(cls, d: dict[str, Any]) -> "Point":
         names = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
-        for key in ("flags", "extra", "layout"):
+        for key in ("flags", "extra", "layout", "intervals"):
             if isinstance(kw.get(key), str):
                 kw[key] = json.loads(kw[key]) if kw[key] else ([] if key == "flags" else {})
         return cls(**kw)
