@@ -251,6 +251,23 @@ class EvalsSpec(Strict):
     median); each check runs with that many requests in flight."""
 
 
+class AdaptiveSpec(Strict):
+    """``concurrency: adaptive``: where to look and when to stop (servemark.sweep.adaptive)."""
+
+    min: int = Field(default=1, ge=1)
+    max: int = Field(default=256, ge=1)
+    budget: int = Field(default=8, ge=3)
+    """Most points measured per layout and scenario."""
+    tolerance: float = Field(default=0.02, gt=0, lt=1)
+    """Stop when the frontier's estimated error (area share) is below this."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "AdaptiveSpec":
+        if self.max <= self.min:
+            raise ValueError(f"adaptive.max ({self.max}) must be above adaptive.min ({self.min})")
+        return self
+
+
 class Recipe(Strict):
     name: str = Field(min_length=1)
     description: str = ""
@@ -261,7 +278,14 @@ class Recipe(Strict):
     precision: str = "bf16"
     layouts: list[Layout] = Field(default_factory=lambda: [Layout()], min_length=1)
     scenarios: list[Scenario] = Field(min_length=1)
-    concurrency: list[int] = Field(min_length=1)
+    concurrency: list[int] | Literal["adaptive"] = Field(min_length=1)
+    """Concurrencies to measure, or ``adaptive``: chosen while sweeping within ``adaptive``'s bounds."""
+    adaptive: AdaptiveSpec = Field(default_factory=AdaptiveSpec)
+    trials: int = Field(default=1, ge=1)
+    """Measurement windows per point (each stored in ``trials``; the point is their mean with a
+    t-interval). One trial gets a bootstrap-over-requests interval (docs/metrics.md "Intervals")."""
+    restart_between_trials: bool = False
+    """Stop and start the engine between trials of a point (slower; includes start-up variation)."""
     requests_per_point: RequestCount = Field(default_factory=RequestCount)
     warmup: WarmupCount = Field(default_factory=WarmupCount)
     api: Literal["completions", "chat"] = "completions"
@@ -273,7 +297,9 @@ class Recipe(Strict):
 
     @field_validator("concurrency")
     @classmethod
-    def _positive_unique(cls, v: list[int]) -> list[int]:
+    def _positive_unique(cls, v: list[int] | str) -> list[int] | str:
+        if isinstance(v, str):
+            return v
         for c in v:
             if c < 1:
                 raise ValueError(f"concurrency values must be >= 1, got {c}")

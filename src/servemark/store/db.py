@@ -79,6 +79,7 @@ class Store:
         cols = dict(POINT_COLUMNS)
         cols["point_id"] = "VARCHAR PRIMARY KEY"
         self._ensure_table("points", cols)
+        self._ensure_table("trials", cols)  # one row per trial of a point (docs/metrics.md "Intervals")
 
     def _ensure_table(self, name: str, columns: dict[str, str]) -> None:
         """Create ``name`` or add the columns it lacks; never drops or retypes data."""
@@ -167,6 +168,17 @@ class Store:
     def add_points(self, points: Iterable[Point]) -> int:
         """Upsert points by ``point_id`` (the same Arrow path for one point or a million)."""
         return self.upsert_table(point_rows_table(list(points)))
+
+    def add_trials(self, trials: Iterable[Point]) -> int:
+        """Upsert trial rows (table ``trials``, the point columns; key ``point_id``, the trial's own id)."""
+        return self.upsert_table(point_rows_table(list(trials)), "trials")
+
+    def trials(self, where: str = "", params: list[Any] | None = None) -> list[Point]:
+        """Stored trial rows (empty when no sweep ran more than one window per point)."""
+        if not self.has_table("trials"):
+            return []
+        sql = "SELECT * FROM trials" + (f" WHERE {where}" if where else "") + " ORDER BY run_id, conc, trial"
+        return [Point.from_dict(r) for r in self.query(sql, params or [])]
 
     def has_point(self, point_id: str) -> bool:
         return bool(self.con.execute("SELECT 1 FROM points WHERE point_id = ?", [point_id]).fetchone())
