@@ -44,7 +44,7 @@ def expand(recipe: Recipe) -> list[PlannedPoint]:
     out: list[PlannedPoint] = []
     for li, lay in enumerate(recipe.layouts):
         for sc in recipe.scenarios:
-            for conc in recipe.concurrency:
+            for conc in recipe.concurrencies:
                 out.append(
                     PlannedPoint(
                         index=len(out),

@@ -14,7 +14,9 @@ from servemark.recipe.schema import Recipe
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
+    """``concurrency.0``: union members pydantic names in the path (``list[int]``) are left out."""
+    return ".".join(str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("literal")))) \
+        or "(top level)"
 
 
 def parse_recipe(data: Any, source: str = "<recipe>") -> Recipe:
@@ -23,11 +25,14 @@ def parse_recipe(data: Any, source: str = "<recipe>") -> Recipe:
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errs = exc.errors()
+        first = errs[0]
         msg = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             msg = "unknown key"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        union_alt = sum(1 for e in errs if any(isinstance(p, str) and p.startswith("literal[") for p in e["loc"]))
+        rest = exc.error_count() - 1 - union_alt  # "or the word adaptive" is no second mistake
+        more = f" (and {rest} more)" if rest > 0 else ""
         raise ServemarkError(f"{source}: {_loc(first['loc'])}: {msg}{more}") from None
     check_engine(recipe, source)
     return recipe

@@ -7,6 +7,7 @@ parallel layouts, the workload scenarios and the concurrencies. Expansion into p
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -251,6 +252,11 @@ class EvalsSpec(Strict):
     median); each check runs with that many requests in flight."""
 
 
+def initial_concurrencies(lo: int, hi: int) -> list[int]:
+    """An adaptive sweep's first points: both bounds and their geometric middle (servemark.sweep.adaptive)."""
+    return sorted({lo, round(math.sqrt(lo * hi)), hi})
+
+
 class AdaptiveSpec(Strict):
     """``concurrency: adaptive``: where to look and when to stop (servemark.sweep.adaptive)."""
 
@@ -306,6 +312,18 @@ class Recipe(Strict):
         if len(set(v)) != len(v):
             raise ValueError("concurrency values must be unique")
         return v
+
+    @property
+    def concurrencies(self) -> list[int]:
+        """The concurrencies planned up front: the list, or an adaptive sweep's first points."""
+        if self.concurrency == "adaptive":
+            return initial_concurrencies(self.adaptive.min, self.adaptive.max)
+        return list(self.concurrency)
+
+    @property
+    def max_concurrency(self) -> int:
+        """The most requests in flight the sweep may send (engines size their batch for it)."""
+        return self.adaptive.max if self.concurrency == "adaptive" else max(self.concurrency)
 
     @model_validator(mode="after")
     def _gpus_cover_layout(self) -> "Recipe":

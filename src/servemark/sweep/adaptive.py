@@ -21,6 +21,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from servemark.recipe.schema import initial_concurrencies
+
 
 @dataclass(frozen=True)
 class Measured:
@@ -33,12 +35,6 @@ class Measured:
     """Throughput (tok/s/GPU)."""
     y_half: float = 0.0
     """Half width of the throughput's interval (0 when unknown)."""
-
-
-def initial_concurrencies(lo: int, hi: int) -> list[int]:
-    """The first points: both bounds and their geometric middle."""
-    mid = round(math.sqrt(lo * hi))
-    return sorted({lo, mid, hi})
 
 
 def _quad_at(ts: Sequence[float], vs: Sequence[float], t: float) -> float:

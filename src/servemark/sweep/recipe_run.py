@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,9 @@ from servemark.store import Store
 from servemark.loadgen import LoadSpec, run_load
 from servemark.loadgen.records_io import write_records
 from servemark.metrics import summarize
+from servemark.metrics.intervals import summarise_trials, with_request_intervals
 from servemark.metrics.summarize import window
+from servemark.sweep.adaptive import Measured, next_concurrency
 from servemark.sweep.provenance import host_info
 from servemark.telemetry.energy import EnergyMeter, apply_to_point
 from servemark.executors.runtime import Runtime, resolve_runtime
@@ -86,10 +88,12 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     with Store(opts.db) as store:
         store.upsert_run(run_row)
     console.print(f"run [bold]{run_id}[/] -> {run_dir}")
+    next_index = [len(planned)]  # adaptive points are numbered after the planned ones
     try:
         for li, layout in enumerate(recipe.layouts):
             todo = [p for p in planned if p.layout_index == li]
-            _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result.points)
+            _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result.points,
+                        next_index)
     except KeyboardInterrupt:
         result.status = "interrupted"
         raise
@@ -107,6 +111,7 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
 def _run_layout(
     recipe: Recipe, li: int, todo: list[PlannedPoint], adapter: Any, rt: Runtime, opts: SweepOptions,
     run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, out: list[Point],
+    next_index: list[int],
 ) -> None:
     """Measure one layout's points, appending each to ``out`` (and the store) as it completes."""
     layout = todo[0].layout
@@ -131,33 +136,120 @@ def _run_layout(
         front = launches[-1]
         base_url = opts.endpoint.rstrip("/") if opts.endpoint else front.base_url
         meter.start()
-        for pp in todo:
-            if servers and not servers[-1].alive():
-                raise ServemarkError(f"the engine died during the sweep; log {servers[-1].log_path}:\n{log_tail(servers[-1].log_path)}")
-            sc = pp.scenario
-            prompts = builder.build(pp.num_requests + pp.num_warmup, sc.isl, sc.osl, sc.random_range_ratio)
-            point_id = f"{run_id}-{pp.index:03d}"
-            spec = LoadSpec(
-                base_url=base_url, model=front.served_model, api=recipe.api, prompts=prompts,
-                concurrency=pp.conc, num_requests=pp.num_requests, num_warmup=pp.num_warmup, mode="closed",
-                api_key=opts.api_key, workers=opts.workers, point_id=point_id, seed=recipe.seed,
-            )
-            started = _now()
-            load = _measure(spec, pp, console)
-            write_records(load.records, run_dir / "records" / f"{point_id}.parquet")
-            fields = summarize(load.records, gpu_count=_gpu_count(recipe, layout), client=load.client,
-                               max_failure_rate=recipe.max_failure_rate, **_disagg_gpus(layout))
-            point = _make_point(recipe, pp, layout, launches, rt, run_id, point_id, rhash, host, started, fields)
-            _add_energy(point, meter, window([r for r in load.records if not r.warmup]))
-            with Store(opts.db) as store:
-                store.add_point(point)
-            out.append(point)
-            console.print(_point_line(point))
+        ctx_point = _PointContext(recipe, layout, launches, rt, opts, run_id, run_dir, rhash, host, console,
+                                  base_url, front.served_model, builder, meter, servers)
+        for sc_todo in _by_scenario(todo):
+            first = [_measure_point(ctx_point, pp) for pp in sc_todo]
+            out.extend(first)
+            if recipe.concurrency == "adaptive":
+                out.extend(_adaptive_rest(ctx_point, sc_todo[0], first, next_index))
         _run_evals(recipe, base_url, front.served_model, opts, run_id, out[done_before:], console)
     finally:
         meter.stop()
         for srv in reversed(servers):
             srv.stop()
+
+
+@dataclass
+class _PointContext:
+    """What measuring one point of a layout needs (the engine is up)."""
+
+    recipe: Recipe
+    layout: Layout
+    launches: list[Any]
+    rt: Runtime
+    opts: SweepOptions
+    run_id: str
+    run_dir: Path
+    rhash: str
+    host: dict[str, Any]
+    console: Console
+    base_url: str
+    served_model: str
+    builder: RandomPromptBuilder
+    meter: EnergyMeter
+    servers: list[LocalServer]
+
+
+def _by_scenario(todo: list[PlannedPoint]) -> list[list[PlannedPoint]]:
+    groups: dict[int, list[PlannedPoint]] = {}
+    for pp in todo:
+        groups.setdefault(id(pp.scenario), []).append(pp)
+    return list(groups.values())
+
+
+def trial_point_id(point_id: str, trial: int) -> str:
+    """The id of one trial's row in the ``trials`` table."""
+    return f"{point_id}-t{trial}"
+
+
+def _measure_point(c: _PointContext, pp: PlannedPoint) -> Point:
+    """Measure ``recipe.trials`` windows of one planned point; store each trial and their summary.
+
+    Each trial is a full measurement (its own warm-up, excluded, and window) with prompts of its
+    own seed; with ``restart_between_trials`` the engine is restarted before every trial but the
+    first. The summary point is the mean of the trials with t-intervals, or, for one trial, the
+    trial itself with bootstrap-over-requests intervals (``metrics.intervals``)."""
+    recipe, sc = c.recipe, pp.scenario
+    point_id = f"{c.run_id}-{pp.index:03d}"
+    trials: list[Point] = []
+    for t in range(recipe.trials):
+        if c.servers and not c.servers[-1].alive():
+            raise ServemarkError(f"the engine died during the sweep; log {c.servers[-1].log_path}:\n{log_tail(c.servers[-1].log_path)}")
+        if t and recipe.restart_between_trials and c.servers:
+            for srv in reversed(c.servers):
+                srv.stop()
+            for srv in c.servers:
+                _start(srv, recipe.engine.startup_timeout_s, c.console)
+        prompts = c.builder.build(pp.num_requests + pp.num_warmup, sc.isl, sc.osl, sc.random_range_ratio)
+        tid = trial_point_id(point_id, t) if recipe.trials > 1 else point_id
+        spec = LoadSpec(
+            base_url=c.base_url, model=c.served_model, api=recipe.api, prompts=prompts,
+            concurrency=pp.conc, num_requests=pp.num_requests, num_warmup=pp.num_warmup, mode="closed",
+            api_key=c.opts.api_key, workers=c.opts.workers, point_id=tid, seed=recipe.seed + t,
+        )
+        started = _now()
+        load = _measure(spec, pp, c.console)
+        write_records(load.records, c.run_dir / "records" / f"{tid}.parquet")
+        fields = summarize(load.records, gpu_count=_gpu_count(recipe, c.layout), client=load.client,
+                           max_failure_rate=recipe.max_failure_rate, **_disagg_gpus(c.layout))
+        if recipe.trials == 1:
+            fields = with_request_intervals(fields, load.records, seed=recipe.seed)
+        point = _make_point(recipe, pp, c.layout, c.launches, c.rt, c.run_id, tid, c.rhash, c.host, started, fields)
+        _add_energy(point, c.meter, window([r for r in load.records if not r.warmup]))
+        point.trial = t
+        trials.append(point)
+        with Store(c.opts.db) as store:
+            store.add_trials([point])
+        if recipe.trials > 1:
+            c.console.print(f"  trial {t + 1}/{recipe.trials}: " + _point_line(point))
+    summary = Point.from_dict({**summarise_trials([p.to_dict() for p in trials]),
+                               "point_id": point_id, "trial": None, "started_at": trials[0].started_at})
+    with Store(c.opts.db) as store:
+        store.add_point(summary)
+    c.console.print(_point_line(summary))
+    return summary
+
+
+def _adaptive_rest(c: _PointContext, like: PlannedPoint, first: list[Point], next_index: list[int]) -> list[Point]:
+    """After a scenario's first points: measure where the frontier is least certain (sweep.adaptive)."""
+    spec = c.recipe.adaptive
+    pts = [_as_measured(p) for p in first]
+    more: list[Point] = []
+    while (conc := next_concurrency(pts, spec.budget, spec.tolerance)) is not None:
+        pp = replace(like, index=next_index[0], conc=conc, num_requests=c.recipe.requests_per_point.count(conc),
+                     num_warmup=c.recipe.warmup.count(conc))
+        next_index[0] += 1
+        point = _measure_point(c, pp)
+        more.append(point)
+        pts.append(_as_measured(point))
+    return more
+
+
+def _as_measured(p: Point) -> Measured:
+    iv = (p.intervals or {}).get("tput_per_gpu")
+    half = (iv[1] - iv[0]) / 2 if iv else 0.0
+    return Measured(conc=p.conc, x=p.median_intvty or 1e-9, y=p.tput_per_gpu or 0.0, y_half=half)
 
 
 def _external(url: str, like: Any) -> Any:
