@@ -63,7 +63,7 @@ def test_sweep_with_trials_against_the_simulated_server(tmp_path: Path) -> None:
         pts, trials = s.points(), s.trials()
     assert [p.conc for p in pts] == [1, 16] and len(trials) == 6
     for p in pts:
-        mine = [t for t in trials if t.point_id.startswith(p.point_id + "-t")]
+        mine = [t for t in trials if t.trial_of == p.point_id]
         assert sorted(t.trial for t in mine) == [0, 1, 2] and p.trials == 3 and p.trial is None
         assert p.tput_per_gpu == pytest.approx(np.mean([t.tput_per_gpu for t in mine]))
         lo, hi = p.intervals["tput_per_gpu"]

@@ -199,6 +199,7 @@ FIELDS: tuple[Field, ...] = (
     # uncertainty
     _f("trials", "int", 1, "uncertainty", "Trials the point summarises: each a measurement window of its own, stored in the `trials` table", "trials", "Trials", "int"),
     _f("trial", "int | None", None, "uncertainty", "Trial index (0-based) on a row of the `trials` table; empty on the summary point", label="Trial", format="int"),
+    _f("trial_of", "str", "", "uncertainty", "On a row of the `trials` table: the `point_id` of the point it is a trial of"),
     _f("intervals", "dict[str, Any]", dict, "uncertainty", "Confidence interval per metric `{field: [low, high]}` at `interval_level` (docs/metrics.md \"Intervals\")", label="Intervals"),
     _f("interval_method", "str", "", "uncertainty", "`t_trials` (t-interval of the trial means), `bootstrap_requests` (one trial: percentile bootstrap over its requests) or empty", label="Interval method"),
     _f("interval_level", "float | None", None, "uncertainty", "Confidence level of `intervals`", "", "Confidence level", "number"),

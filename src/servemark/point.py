@@ -139,6 +139,8 @@ class Point:
     """Trials this point summarises (each is a row of the store's ``trials`` table)."""
     trial: int | None = None
     """On a row of the ``trials`` table: its index (0-based); empty on the summary point."""
+    trial_of: str = ""
+    """On a row of the ``trials`` table: the ``point_id`` of the point it is a trial of."""
     intervals: dict[str, Any] = field(default_factory=dict)
     """Confidence interval per metric: ``{field: [low, high]}`` at ``interval_level``."""
     interval_method: str = ""

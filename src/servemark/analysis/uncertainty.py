@@ -34,7 +34,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from servemark.analysis.frontier import frontiers, higher_is_better
+from servemark.analysis.frontier import frontiers, group_key, group_label, higher_is_better, layout_label
 from servemark.analysis.interpolate import value_at
 from servemark.metrics.tdist import t_ppf
 from servemark.point import Point
@@ -88,17 +88,34 @@ def trials_of(points: Sequence[Point], trials: Trials) -> list[list[Point]] | No
     return [[r[k] for r in rows] for k in range(ns.pop())]
 
 
-def scatter_noise(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, int] | None:
-    """``(relative noise of one point, residual count)`` from leave-one-out residuals of a frontier."""
-    res = []
-    for i in range(1, len(xs) - 1):
-        kx, ky = list(xs[:i]) + list(xs[i + 1:]), list(ys[:i]) + list(ys[i + 1:])
-        pred = value_at(kx, ky, xs[i]).value
-        if pred and pred > 0 and ys[i] > 0:
-            res.append(math.log(ys[i] / pred))
-    if len(res) < 2:
+def scatter_noise(points: Sequence[Point], y: str = "tput_per_gpu") -> tuple[float, int] | None:
+    """``(relative noise of one point, residual count)`` from the group's own scatter.
+
+    Per layout, points in concurrency order: each interior point is predicted by the straight line
+    (log concurrency, log y) through its two neighbours; a residual of independent noise ``σ`` has
+    variance ``σ² (1 + w² + (1 - w)²)`` (``w`` the neighbours' weights), so each residual is
+    divided by its square root; ``σ`` is 1.4826 x their median absolute value (the normal's MAD
+    scale), so a few residuals at a real bend (the knee where a batch engine turns compute-bound)
+    do not count as noise. Dominated points count too (they are measurements like the others)."""
+    series: dict[str, list[Point]] = {}
+    for p in points:
+        v = getattr(p, y)
+        if v is not None and v > 0 and p.conc and p.conc > 0:
+            series.setdefault(layout_label(p), []).append(p)
+    terms = []
+    for ps in series.values():
+        ps = sorted(ps, key=lambda p: p.conc)
+        for i in range(1, len(ps) - 1):
+            c0, c1, c2 = (math.log(ps[k].conc) for k in (i - 1, i, i + 1))
+            if c2 == c0:
+                continue
+            w = (c2 - c1) / (c2 - c0)
+            pred = w * math.log(getattr(ps[i - 1], y)) + (1 - w) * math.log(getattr(ps[i + 1], y))
+            r = math.log(getattr(ps[i], y)) - pred
+            terms.append(abs(r) / math.sqrt(1 + w * w + (1 - w) ** 2))
+    if len(terms) < 2:
         return None
-    return float(np.sqrt(np.mean(np.square(res)) / 1.5)), len(res)
+    return float(1.4826 * np.median(terms)), len(terms)
 
 
 def _point_rel_se(p: Point, y: str) -> float | None:
@@ -112,7 +129,8 @@ def _point_rel_se(p: Point, y: str) -> float | None:
 
 def value_estimate(points: Sequence[Point], at: float, trials: Trials | None = None, x: str = "median_intvty",
                    y: str = "tput_per_gpu", level: float = LEVEL) -> Estimate:
-    """The frontier of ``points`` (one group) read at ``x = at``, with its interval (module docstring)."""
+    """The frontier of ``points`` (one group's candidates, dominated ones included: the scatter
+    estimate uses them) read at ``x = at``, with its interval (module docstring)."""
     fs = frontiers(points, (), x, y)
     if not fs or not fs[0].points:
         return Estimate(None, status="empty")
@@ -135,10 +153,18 @@ def value_estimate(points: Sequence[Point], at: float, trials: Trials | None = N
         xs_ = [getattr(p, x) for p in ends]
         rel = float(np.interp(at, sorted(xs_), [s for _, s in sorted(zip(xs_, ses))]))
         return _with_interval(value, rel, math.inf, ends[0].interval_method or "point_intervals", len(ends), level)
-    sc = scatter_noise(f.xs, f.ys)
+    sc = scatter_noise(points, y)
     if sc is not None:
         return _with_interval(value, sc[0], sc[1] - 1, "frontier_scatter", sc[1], level)
     return Estimate(value, method="none", status="ok")
+
+
+def by_group(points: Sequence[Point], group_by: Sequence[str]) -> dict[str, list[Point]]:
+    """A group's candidates by its frontier label (what :func:`value_estimate` and :func:`band` take)."""
+    out: dict[str, list[Point]] = {}
+    for p in points:
+        out.setdefault(group_label(dict(zip(group_by, group_key(p, group_by)))), []).append(p)
+    return out
 
 
 def compare_estimates(a: Estimate, b: Estimate, level: float = LEVEL, higher_better: bool = True) -> dict[str, Any]:
@@ -206,8 +232,8 @@ def band(points: Sequence[Point], trials: Trials | None = None, x: str = "median
         return {"method": "none", "x": [], "low": [], "high": []}
     cands = [p for p in points if getattr(p, x) is not None and getattr(p, y) is not None]
     trials = trials or {}
-    xs0, ys0 = fs[0].xs, fs[0].ys
-    sc = scatter_noise(xs0, ys0)
+    xs0 = fs[0].xs
+    sc = scatter_noise(points, y)
     rng = np.random.default_rng(seed)
     methods = set()
     draws_x = np.empty((resamples, len(cands)))

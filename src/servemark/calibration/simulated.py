@@ -36,7 +36,7 @@ import heapq
 import json
 import sys
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -132,6 +132,37 @@ def simulate_records(m: SimModel, conc: int, isl: int, osl: int, num_requests: i
     return out
 
 
+def simulate_run(m: SimModel, run_id: str, concs: Sequence[int], trials: int = 1, isl: int = 128, osl: int = 32,
+                 per_conc: int = 8, seed: int = 0, date: str = "2026-01-01") -> tuple[list[Any], list[Any]]:
+    """A whole sweep in virtual time: ``(summary points, trial rows)`` exactly as ``servemark run``
+    stores them (same ``metrics.summarize``, ``summarise_trials`` and bootstrap for one trial).
+
+    Each trial draws its own trial factor (as if the engine restarted), so ``trial_noise`` is the
+    between-trial variation; ``seed`` makes the whole run reproducible."""
+    from servemark.metrics import summarize
+    from servemark.metrics.intervals import summarise_trials, with_request_intervals
+    from servemark.point import Point
+
+    common = {"run_id": run_id, "model": "simulated", "engine": "simulated", "hardware": "sim", "isl": isl,
+              "osl": osl, "date": date, "scenario": f"{isl}/{osl}", "source": "servemark"}
+    points, rows = [], []
+    for ci, conc in enumerate(concs):
+        pid = f"{run_id}-{ci:03d}"
+        mine = []
+        for t in range(trials):
+            recs = simulate_records(m, conc, isl, osl, per_conc * conc, seed=int(np.random.SeedSequence([seed, conc, t]).generate_state(1)[0]),
+                                    num_warmup=conc)
+            f = summarize(recs)
+            if trials == 1:
+                f = with_request_intervals(f, recs, seed=seed)
+            mine.append(Point.from_dict({**f, **common, "conc": conc, "trial": t, "trial_of": pid,
+                                         "point_id": pid if trials == 1 else f"{pid}-t{t}"}))
+        rows.extend(mine)
+        s = summarise_trials([p.to_dict() for p in mine])
+        points.append(Point.from_dict({**s, "point_id": pid, "trial": None, "trial_of": ""}))
+    return points, rows
+
+
 # --- the server -------------------------------------------------------------------------------
 
 def _prompt_len(body: dict[str, Any]) -> int:
@@ -207,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
         pass
 
 
-__all__ = ["SimModel", "make_app", "simulate_records", "true_point", "true_tput_at"]
+__all__ = ["SimModel", "make_app", "simulate_records", "simulate_run", "true_point", "true_tput_at"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -180,6 +180,16 @@ class Store:
         sql = "SELECT * FROM trials" + (f" WHERE {where}" if where else "") + " ORDER BY run_id, conc, trial"
         return [Point.from_dict(r) for r in self.query(sql, params or [])]
 
+    def trials_of(self, point_ids: Iterable[str]) -> dict[str, list[Point]]:
+        """Trial rows of the given points, by the point they are trials of (points without trials absent)."""
+        ids = list(point_ids)
+        out: dict[str, list[Point]] = {}
+        if not ids or not self.has_table("trials"):
+            return out
+        for t in self.trials("trial_of IN (SELECT unnest(?))", [ids]):
+            out.setdefault(t.trial_of, []).append(t)
+        return out
+
     def has_point(self, point_id: str) -> bool:
         return bool(self.con.execute("SELECT 1 FROM points WHERE point_id = ?", [point_id]).fetchone())
 

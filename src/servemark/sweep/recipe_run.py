@@ -217,7 +217,7 @@ def _measure_point(c: _PointContext, pp: PlannedPoint) -> Point:
             fields = with_request_intervals(fields, load.records, seed=recipe.seed)
         point = _make_point(recipe, pp, c.layout, c.launches, c.rt, c.run_id, tid, c.rhash, c.host, started, fields)
         _add_energy(point, c.meter, window([r for r in load.records if not r.warmup]))
-        point.trial = t
+        point.trial, point.trial_of = t, point_id
         trials.append(point)
         with Store(c.opts.db) as store:
             store.add_trials([point])
