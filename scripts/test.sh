@@ -24,6 +24,12 @@ if .venv/bin/servemark engine list | grep -q "installer llama-cpp"; then
   .venv/bin/servemark engine install llama-cpp
 fi
 
+# A real two-node Slurm cluster on this machine for the fleet tests (tests/test_slurm*.py); stopped
+# on every exit path. Without root it prints a note and the Slurm tests skip.
+bash scripts/slurm_cluster.sh start
+trap 'bash scripts/slurm_cluster.sh stop' EXIT
+eval "$(bash scripts/slurm_cluster.sh env)"
+
 set +e
 .venv/bin/python -m pytest -ra "$@"
 code=$?

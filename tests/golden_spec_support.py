@@ -5,7 +5,7 @@ The goldens were written from the code before the two HF ``config.json`` parsers
 purpose: ``python tests/golden_spec_support.py [path/to/inferencex]`` (``check_slice.json``:
 ``check_outputs(tests/data/inferencex_slice)`` from commit 2754d12, the code before the merge).
 
-CLI outputs go through ``python -m servemark`` (what a user runs); synthesis plans through the
+CLI outputs go through the ``servemark`` Typer app in-process (what ``python -m servemark`` runs); synthesis plans through the
 library (``model synth`` without ``--dry-run`` writes gigabytes).
 """
 
@@ -16,7 +16,6 @@ import os
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 GOLDEN = Path(__file__).parent / "data" / "golden_spec"
@@ -30,13 +29,18 @@ HARDWARE = {"deepseek-v3": "b200", "deepseek-r1": "h20", "dsr1": "mi355x", "llam
 
 
 def cli(*args: str, db: str | None = None) -> dict:
-    env = dict(os.environ)
-    if db:
-        env["SERVEMARK_DB"] = db
-    r = subprocess.run([sys.executable, "-m", "servemark", *args], capture_output=True, text=True, env=env,
-                       timeout=300)
-    return {"rc": r.returncode, "out": json.loads(r.stdout) if r.returncode == 0 and args[-1] == "--json" else
-            r.stdout.strip() if r.returncode == 0 else None}
+    """One ``servemark`` command, in-process (the same Typer app ``python -m servemark`` runs; a
+    subprocess per command made this test take minutes on two cores)."""
+    from typer.testing import CliRunner
+
+    from servemark.cli import app
+
+    from servemark.errors import ServemarkError
+
+    r = CliRunner().invoke(app, list(args), env={"SERVEMARK_DB": db} if db else None)
+    rc = r.exception.exit_code if isinstance(r.exception, ServemarkError) else r.exit_code  # as servemark.cli.main
+    return {"rc": rc, "out": json.loads(r.stdout) if rc == 0 and args[-1] == "--json" else
+            r.stdout.strip() if rc == 0 else None}
 
 
 def sol_commands() -> dict[str, tuple[str, ...]]:
@@ -59,9 +63,7 @@ def sol_commands() -> dict[str, tuple[str, ...]]:
 
 def cli_outputs() -> dict[str, dict]:
     cmds = sol_commands()
-    with ThreadPoolExecutor(4) as ex:
-        res = list(ex.map(lambda a: cli(*a), cmds.values()))
-    return dict(zip(cmds, res))
+    return {k: cli(*a) for k, a in cmds.items()}
 
 
 def synth_plans() -> dict[str, dict]:

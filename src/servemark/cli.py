@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from servemark import __version__
 from servemark.analysis import cli as analysis_cli
+from servemark.bundles import cli as bundles_cli
 from servemark.calibration import cli as calibration_cli
 from servemark.engine_envs import cli as engine_envs_cli
 from servemark.errors import ServemarkError
@@ -29,6 +30,7 @@ from servemark.report.dashboard import cli as dashboard_cli
 from servemark.sol import cli as sol_cli
 from servemark.sweep import cli as sweep_cli
 from servemark.sweep import plan as sweep_plan
+from servemark.sweep import slurm_cli
 
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -63,9 +65,12 @@ app.add_typer(calibration_cli.app)  # calibrate
 app.add_typer(analysis_cli.app)  # frontier, cost, compare, history, gate
 app.add_typer(sweep_plan.app)  # plan
 app.add_typer(sol_cli.gpu_data_app)  # gpu-data
+app.add_typer(slurm_cli.app)  # submit, job-task
+app.add_typer(bundles_cli.app)  # export
 # command groups
 app.add_typer(engine_envs_cli.app, name="engine")
 app.add_typer(models_cli.app, name="model")
+importers_cli.import_app.command("bundle")(bundles_cli.import_bundle_cmd)
 app.add_typer(importers_cli.import_app, name="import")
 app.add_typer(sol_cli.app, name="sol")
 app.add_typer(evals_cli.app, name="eval")

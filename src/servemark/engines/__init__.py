@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from servemark.engines.base import EngineAdapter, Launch, RenderContext
+from servemark.engines.calibration import Calibration
 from servemark.engines.disagg import Dynamo, SGLangPD
 from servemark.engines.llama_cpp import LlamaCpp
 from servemark.engines.sglang import SGLang
@@ -17,6 +18,7 @@ ADAPTERS: dict[str, EngineAdapter] = {
     "llama-cpp": LlamaCpp(),
     "sglang-pd": SGLangPD(),
     "dynamo": Dynamo(),
+    "calibration": Calibration(),
 }
 
 

@@ -34,6 +34,10 @@ def resolve_runtime(recipe: Recipe, start_engine: bool = True) -> Runtime:
 
         rt.python = str(vllm_cpu.python())
         rt.engine_version = vllm_cpu.engine_version()
+    elif eng.name == "calibration":  # the instrument runs on servemark's own interpreter
+        import sys
+
+        rt.python = sys.executable
     elif eng.name == "llama-cpp":
         try:
             from servemark.engine_envs import llama_cpp

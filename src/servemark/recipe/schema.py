@@ -53,8 +53,48 @@ class EngineSpec(Strict):
     """Disaggregated deployments: extra flags for the router / front end."""
 
 
+_SLURM_VALUE = r"[A-Za-z0-9_.:@%+,=/-]+"
+
+
+class SlurmSpec(Strict):
+    """``executor.slurm``: how the job is asked for. Values become ``#SBATCH`` lines and ``srun``
+    arguments, never shell text: each is checked to be one plain word."""
+
+    partition: str | None = Field(default=None, pattern=f"^{_SLURM_VALUE}$")
+    account: str | None = Field(default=None, pattern=f"^{_SLURM_VALUE}$")
+    qos: str | None = Field(default=None, pattern=f"^{_SLURM_VALUE}$")
+    time: str = Field(default="02:00:00", pattern=r"^[0-9]+(-[0-9]+)?(:[0-9]+){0,2}$")
+    """Wall-clock limit per job (array task), Slurm's ``[D-]HH:MM:SS``."""
+    nodes: int | None = Field(default=None, ge=1)
+    """Nodes per job; default: what the layout needs (prefill, decode and router roles placed by
+    the engine adapter, ``hardware.gpus_per_node`` GPUs per node)."""
+    gpus_per_node: int | None = Field(default=None, ge=1)
+    """``--gpus-per-node``; default: none requested (CPU clusters, or GPUs given by the partition)."""
+    cpus_per_task: int | None = Field(default=None, ge=1)
+    array_limit: int = Field(default=8, ge=1)
+    """Array tasks running at once (``--array=0-N%limit``)."""
+    sbatch_args: list[str] = Field(default_factory=list)
+    """Extra ``#SBATCH`` options, each one ``--name=value`` word (e.g. ``--exclusive``, ``--constraint=h200``)."""
+    servemark: list[str] | None = None
+    """How nodes start servemark (argv), default: this interpreter with ``-m servemark``; the run
+    folder (``--runs-dir``) must be on storage the nodes share."""
+
+    @field_validator("sbatch_args")
+    @classmethod
+    def _one_word_each(cls, v: list[str]) -> list[str]:
+        import re
+
+        for a in v:
+            if not re.fullmatch(r"--[a-z][a-z0-9-]*(=" + _SLURM_VALUE + ")?", a):
+                raise ValueError(f"each sbatch arg is one --option[=value] word without spaces or quotes, got {a!r}")
+        return v
+
+
 class ExecutorSpec(Strict):
-    kind: Literal["local", "docker", "podman", "enroot"] = "local"
+    kind: Literal["local", "docker", "podman", "enroot", "slurm"] = "local"
+    """``slurm``: submit the sweep as a Slurm job (``slurm`` below); an ``image`` then runs each
+    process in that container through pyxis (``srun --container-image``)."""
+    slurm: SlurmSpec | None = None
     image: str | None = None
     """Container image, pinned: a tag other than ``latest``, or a digest (``name@sha256:...``)."""
     shm_size: str = "16g"
@@ -77,6 +117,14 @@ class ExecutorSpec(Strict):
         if ":" not in tail or tail.endswith(":latest"):
             raise ValueError(f"pin the image to a version tag or digest, not {v!r} (benchmarks must be reproducible)")
         return v
+
+    @model_validator(mode="after")
+    def _slurm_section(self) -> "ExecutorSpec":
+        if self.slurm is not None and self.kind != "slurm":
+            raise ValueError("slurm: only with kind: slurm")
+        if self.kind == "slurm" and self.slurm is None:
+            self.slurm = SlurmSpec()
+        return self
 
     @field_validator("shm_size")
     @classmethod

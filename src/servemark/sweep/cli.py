@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from servemark import paths
+from servemark.errors import ServemarkError
 from servemark.cli_options import DB_OPTION, db_path
 from servemark.point import Point
 from servemark.report.cli import out, print_and_write
@@ -27,13 +28,13 @@ app = typer.Typer()
 
 
 def _sweep(recipe_path: Path, db: Path | None, runs_dir: Path | None, workers: int,
-           endpoint: str | None = None) -> tuple[list[Point], str]:
+           endpoint: str | None = None, resume: str | None = None) -> tuple[list[Point], str]:
     from servemark.recipe import load_recipe
     from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
     recipe = load_recipe(recipe_path)
     opts = SweepOptions(db=db_path(db), runs_dir=runs_dir or paths.default_runs_dir(),
-                        api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint)
+                        api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint, resume=resume)
     res = run_recipe(recipe, opts, console)
     return res.points, res.run_id
 
@@ -41,6 +42,8 @@ def _sweep(recipe_path: Path, db: Path | None, runs_dir: Path | None, workers: i
 @app.command()
 def run(
     recipe: Path = typer.Argument(..., help="Recipe YAML (see recipes/)."),
+    run_id: str = typer.Argument(None, metavar="[RUN]", help="With --resume: the run to continue (default: the newest unfinished run of this recipe)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a run: measure only its missing points."),
     db: Path = DB_OPTION,
     runs_dir: Path = RUNS_DIR,
     workers: int = typer.Option(1, "--workers", min=1, help="Load-generator worker processes."),
@@ -48,9 +51,14 @@ def run(
 ) -> None:
     """Run a recipe: start the engine, sweep every point, store each as it completes, report.
 
-    An API key for the endpoint is read from $SERVEMARK_API_KEY and never written anywhere.
+    `servemark run RECIPE --resume [RUN]` continues an interrupted run: points already stored are
+    kept and only the missing ones are measured. With executor.kind slurm the sweep runs as a
+    Slurm job (docs/cluster.md). An API key for the endpoint is read from $SERVEMARK_API_KEY and
+    never written anywhere.
     """
-    points, run_id = _sweep(recipe, db, runs_dir, workers, endpoint)
+    if run_id and not resume:
+        raise ServemarkError(f"unexpected argument {run_id!r}: a run id follows --resume")
+    points, run_id = _sweep(recipe, db, runs_dir, workers, endpoint, (run_id or "latest") if resume else None)
     path = print_and_write(points, f"servemark run {run_id}", (runs_dir or paths.default_runs_dir()) / run_id / "report.html")
     out.print(f"report: {path}")
 

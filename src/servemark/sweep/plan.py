@@ -75,6 +75,11 @@ def render_layout(recipe: Recipe, layout: Layout, workdir: str = WORKDIR_PLACEHO
 def _container(recipe: Recipe, lg: Launch, model_path: str) -> dict[str, Any] | None:
     if recipe.executor.kind == "local":
         return None
+    if recipe.executor.kind == "slurm":  # a step on the allocation's node of this launch's rank
+        from servemark.executors.placement import Node, srun_argv
+
+        node = Node(f"<node{lg.node}>", "")
+        return {"prepare": [], "run": srun_argv(lg, node, recipe.executor.image, recipe.executor.mounts)}
     from servemark.executors.container import container_commands
 
     c = container_commands(lg, recipe.executor, model_path, WORKDIR_PLACEHOLDER,
@@ -93,9 +98,14 @@ def build_plan(recipe: Recipe) -> dict[str, Any]:
             "gpus": lay.gpus,
             "launches": [{**lg.to_dict(), "container": _container(recipe, lg, model_path)} for lg in launches],
         })
-    return {"recipe": recipe.name, "recipe_hash": recipe_hash(recipe), "engine": recipe.engine.name,
+    plan = {"recipe": recipe.name, "recipe_hash": recipe_hash(recipe), "engine": recipe.engine.name,
             "hardware": recipe.hardware.name, "executor": recipe.executor.kind,
             "points": [p.to_dict() for p in expand(recipe)], "layouts": layouts}
+    if recipe.executor.kind == "slurm":
+        from servemark.sweep.slurm_job import job_plan
+
+        plan["slurm"] = job_plan(recipe)
+    return plan
 
 
 def _layout_label(d: dict[str, Any]) -> str:
@@ -121,7 +131,8 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
             if lg["container"]:
                 for argv in lg["container"]["prepare"]:
                     console.print("    " + shlex.join(argv), highlight=False, markup=False, soft_wrap=True)
-                console.print("    " + shlex.join(lg["container"]["run"]), highlight=False, markup=False, soft_wrap=True)
+                pre = env + " " if env and plan["executor"] == "slurm" else ""  # srun passes the environment on
+                console.print("    " + pre + shlex.join(lg["container"]["run"]), highlight=False, markup=False, soft_wrap=True)
             else:
                 console.print("    " + (env + " " if env else "") + shlex.join(lg["argv"]), highlight=False, markup=False,
                               soft_wrap=True)
@@ -129,6 +140,12 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
                 console.print(f"    file {path}:", highlight=False, markup=False)
                 for line in text.rstrip().splitlines():
                     console.print("      " + line, highlight=False, markup=False)
+    if plan.get("slurm"):
+        job = plan["slurm"]
+        console.print(f"\n[bold]Slurm batch script[/] ({job['nodes']} node(s) per job; servemark job-task runs the "
+                      "sweep on the first node and starts each process above with srun on its node):")
+        for line in job["batch_script"].splitlines():
+            console.print("  " + line, highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("plan")

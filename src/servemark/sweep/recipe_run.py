@@ -24,6 +24,7 @@ from servemark.evals import run_recipe_evals
 from servemark.executors import make_server
 from servemark.executors.local import LocalServer, log_tail
 from servemark.point import Point
+from servemark.executors.placement import in_slurm_job, job_nodes, placement
 from servemark.recipe.expand import PlannedPoint, expand, recipe_hash
 from servemark.recipe.schema import Layout, Recipe
 from servemark.store import Store
@@ -33,6 +34,9 @@ from servemark.metrics import summarize
 from servemark.metrics.intervals import summarise_trials, with_request_intervals
 from servemark.metrics.summarize import window
 from servemark.sweep.adaptive import Measured, next_concurrency
+from servemark.sweep import resume
+from servemark.sweep import identity
+from servemark.sweep.identity import planned_ids
 from servemark.sweep.provenance import host_info
 from servemark.telemetry.energy import EnergyMeter, apply_to_point
 from servemark.executors.runtime import Runtime, resolve_runtime
@@ -48,6 +52,12 @@ class SweepOptions:
     workers: int = 1
     endpoint: str | None = None
     """Measure a server that is already running at this base URL instead of starting the engine."""
+    resume: str | None = None
+    """Continue this run (``latest``: the newest unfinished run of the recipe), measuring only missing points."""
+    run_id: str | None = None
+    """Write to this run id, continuing it if the store has it (what a Slurm job passes: requeue-safe)."""
+    layouts: list[int] | None = None
+    """Only these layout indices (a job-array task measures one layout)."""
 
 
 @dataclass
@@ -68,31 +78,46 @@ def new_run_id(recipe: Recipe) -> str:
 
 def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = None) -> SweepResult:
     console = console or Console(stderr=True)
-    planned = expand(recipe)
+    if recipe.executor.kind == "slurm" and not in_slurm_job():
+        from servemark.sweep.slurm_job import run_as_job  # submit, follow, collect the bundle
+
+        return run_as_job(recipe, opts, console)
+    planned = [p for p in expand(recipe) if opts.layouts is None or p.layout_index in opts.layouts]
+    if not planned:
+        raise ServemarkError(f"--layout {opts.layouts}: the recipe has layouts 0..{len(recipe.layouts) - 1}")
     adapter = adapter_for(recipe.engine.name)
     rt = resolve_runtime(recipe, start_engine=opts.endpoint is None)
-    run_id = new_run_id(recipe)
+    rhash = recipe_hash(recipe)
+    with Store(opts.db) as store:
+        state = resume.resolve(store, recipe, rhash, new_run_id(recipe), opts.resume, opts.run_id)
+    run_id = state.run_id
+    ids = planned_ids(recipe, planned, run_id)
     run_dir = opts.runs_dir / run_id
     (run_dir / "records").mkdir(parents=True, exist_ok=True)
     resolved = recipe.model_dump(mode="json")
     (run_dir / "recipe.json").write_text(json.dumps(resolved, indent=2))
-    (run_dir / "plan.json").write_text(json.dumps([p.to_dict() for p in planned], indent=2))
+    (run_dir / "plan.json").write_text(json.dumps([{**p.to_dict(), "point_id": ids[p.index]} for p in planned], indent=2))
     host = host_info()
-    rhash = recipe_hash(recipe)
     result = SweepResult(run_id=run_id, run_dir=run_dir)
     run_row = {
         "run_id": run_id, "name": recipe.name, "kind": "sweep", "started_at": _now(), "status": "running",
         "run_dir": str(run_dir), "recipe_hash": rhash, "recipe": json.dumps(resolved),
         "engine": recipe.engine.name, "engine_version": rt.engine_version, **host,
     }
+    if state.row:
+        run_row["started_at"] = state.row["started_at"]
     with Store(opts.db) as store:
         store.upsert_run(run_row)
-    console.print(f"run [bold]{run_id}[/] -> {run_dir}")
+        if state.done:
+            result.points = [p for p in store.points("run_id = ?", [run_id]) if p.point_id in set(ids.values())]
+    left = [p for p in planned if ids[p.index] not in state.done]
+    verb = "resumed" if state.row else "run"
+    console.print(f"{verb} [bold]{run_id}[/] -> {run_dir} ({len(planned) - len(left)} of {len(planned)} points measured before)")
     next_index = [len(planned)]  # adaptive points are numbered after the planned ones
     try:
-        for li, layout in enumerate(recipe.layouts):
-            todo = [p for p in planned if p.layout_index == li]
-            _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result.points,
+        for li in sorted({p.layout_index for p in left}):
+            todo = [p for p in left if p.layout_index == li]
+            _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result.points, ids,
                         next_index)
     except KeyboardInterrupt:
         result.status = "interrupted"
@@ -101,6 +126,8 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         result.status = "failed"
         raise
     finally:
+        if result.status == "done" and len(result.points) < len(planned):
+            result.status = "partial"  # a layout measured fewer points than planned (never expected)
         run_row.update(status=result.status, finished_at=_now())
         with Store(opts.db) as store:
             store.upsert_run(run_row)
@@ -111,7 +138,7 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
 def _run_layout(
     recipe: Recipe, li: int, todo: list[PlannedPoint], adapter: Any, rt: Runtime, opts: SweepOptions,
     run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, out: list[Point],
-    next_index: list[int],
+    ids: dict[int, str], next_index: list[int],
 ) -> None:
     """Measure one layout's points, appending each to ``out`` (and the store) as it completes."""
     layout = todo[0].layout
@@ -119,10 +146,13 @@ def _run_layout(
         adapter.validate(recipe, layout)
     except ValueError as exc:
         raise ServemarkError(f"layouts.{li}: {exc}") from None
-    ctx = RenderContext(recipe=recipe, layout=layout, model_path=rt.model_path, python=rt.python, binary=rt.binary)
+    nodes = job_nodes() if in_slurm_job() else None
+    ctx = RenderContext(recipe=recipe, layout=layout, model_path=rt.model_path, python=rt.python, binary=rt.binary,
+                        **({"nodes": [n.address for n in nodes]} if nodes else {}))
     launches = adapter.render(ctx)
     (run_dir / f"launch-L{li}.json").write_text(json.dumps([lg.to_dict() for lg in launches], indent=2))
-    servers = [make_server(lg, run_dir / f"engine-L{li}-{lg.name}.log", recipe, rt.model_path, workdir=str(run_dir))
+    servers = [make_server(lg, run_dir / f"engine-L{li}-{lg.name}.log", recipe, rt.model_path, workdir=str(run_dir),
+                           nodes=nodes)
                for lg in launches]
     if opts.endpoint:
         launches = [_external(opts.endpoint, launches[-1])]
@@ -137,7 +167,7 @@ def _run_layout(
         base_url = opts.endpoint.rstrip("/") if opts.endpoint else front.base_url
         meter.start()
         ctx_point = _PointContext(recipe, layout, launches, rt, opts, run_id, run_dir, rhash, host, console,
-                                  base_url, front.served_model, builder, meter, servers)
+                                  base_url, front.served_model, builder, meter, servers, ids)
         for sc_todo in _by_scenario(todo):
             first = [_measure_point(ctx_point, pp) for pp in sc_todo]
             out.extend(first)
@@ -169,6 +199,8 @@ class _PointContext:
     builder: RandomPromptBuilder
     meter: EnergyMeter
     servers: list[LocalServer]
+    ids: dict[int, str]
+    """Planned index -> point id (``sweep.identity``); adaptive points compute theirs."""
 
 
 def _by_scenario(todo: list[PlannedPoint]) -> list[list[PlannedPoint]]:
@@ -176,11 +208,6 @@ def _by_scenario(todo: list[PlannedPoint]) -> list[list[PlannedPoint]]:
     for pp in todo:
         groups.setdefault(id(pp.scenario), []).append(pp)
     return list(groups.values())
-
-
-def trial_point_id(point_id: str, trial: int) -> str:
-    """The id of one trial's row in the ``trials`` table."""
-    return f"{point_id}-t{trial}"
 
 
 def _measure_point(c: _PointContext, pp: PlannedPoint) -> Point:
@@ -191,7 +218,7 @@ def _measure_point(c: _PointContext, pp: PlannedPoint) -> Point:
     first. The summary point is the mean of the trials with t-intervals, or, for one trial, the
     trial itself with bootstrap-over-requests intervals (``metrics.intervals``)."""
     recipe, sc = c.recipe, pp.scenario
-    point_id = f"{c.run_id}-{pp.index:03d}"
+    point_id = c.ids.get(pp.index) or identity.point_id(c.run_id, identity.point_key(recipe, pp, rhash=c.rhash))
     trials: list[Point] = []
     for t in range(recipe.trials):
         if c.servers and not c.servers[-1].alive():
@@ -202,7 +229,7 @@ def _measure_point(c: _PointContext, pp: PlannedPoint) -> Point:
             for srv in c.servers:
                 _start(srv, recipe.engine.startup_timeout_s, c.console)
         prompts = c.builder.build(pp.num_requests + pp.num_warmup, sc.isl, sc.osl, sc.random_range_ratio)
-        tid = trial_point_id(point_id, t) if recipe.trials > 1 else point_id
+        tid = identity.point_id(c.run_id, identity.point_key(recipe, pp, trial=t, rhash=c.rhash))
         spec = LoadSpec(
             base_url=c.base_url, model=c.served_model, api=recipe.api, prompts=prompts,
             concurrency=pp.conc, num_requests=pp.num_requests, num_warmup=pp.num_warmup, mode="closed",
@@ -217,6 +244,7 @@ def _measure_point(c: _PointContext, pp: PlannedPoint) -> Point:
             fields = with_request_intervals(fields, load.records, seed=recipe.seed)
         point = _make_point(recipe, pp, c.layout, c.launches, c.rt, c.run_id, tid, c.rhash, c.host, started, fields)
         _add_energy(point, c.meter, window([r for r in load.records if not r.warmup]))
+        point.extra.update(placement(c.servers))
         point.trial, point.trial_of = t, point_id
         trials.append(point)
         with Store(c.opts.db) as store:
@@ -224,7 +252,8 @@ def _measure_point(c: _PointContext, pp: PlannedPoint) -> Point:
         if recipe.trials > 1:
             c.console.print(f"  trial {t + 1}/{recipe.trials}: " + _point_line(point))
     summary = Point.from_dict({**summarise_trials([p.to_dict() for p in trials]),
-                               "point_id": point_id, "trial": None, "started_at": trials[0].started_at})
+                               "point_id": point_id, "trial": None, "trial_of": "",
+                               "started_at": trials[0].started_at})
     with Store(c.opts.db) as store:
         store.add_point(summary)
     c.console.print(_point_line(summary))
