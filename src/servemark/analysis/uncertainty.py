@@ -152,7 +152,9 @@ def value_estimate(points: Sequence[Point], at: float, trials: Trials | None = N
     if ends and all(s is not None for s in ses):
         xs_ = [getattr(p, x) for p in ends]
         rel = float(np.interp(at, sorted(xs_), [s for _, s in sorted(zip(xs_, ses))]))
-        return _with_interval(value, rel, math.inf, ends[0].interval_method or "point_intervals", len(ends), level)
+        how = ends[0].interval_method
+        method = how if how == "bootstrap_requests" else f"point_intervals({how or 'unknown'})"
+        return _with_interval(value, rel, math.inf, method, len(ends), level)
     sc = scatter_noise(points, y)
     if sc is not None:
         return _with_interval(value, sc[0], sc[1] - 1, "frontier_scatter", sc[1], level)
