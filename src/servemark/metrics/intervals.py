@@ -128,7 +128,7 @@ def bootstrap_requests(records: Sequence[RequestRecord], point: dict[str, Any], 
         for stat in ("mean", "median", "std", "p90", "p99", "p999"):
             boot = _stat(arrays[metric], stat)
             put(f"{stat}_{metric}", boot)
-            if metric == "tpot" and stat != "std":
+            if metric == "tpot" and stat != "std" and np.all(boot > 0):
                 put(f"{stat}_intvty", 1.0 / boot)
     e2el_sum = arrays["e2el"].sum(axis=1)
     full_e2el = float(np.sum(cols["e2el"]))
