@@ -19,7 +19,7 @@ from servemark.analysis.output import Col, emit, to_json
 from servemark.analysis.prices import TIERS, load_prices
 from servemark.analysis.ratios import BASES, compare as compare_frontiers
 from servemark.analysis.select import latest_per_config, matches, parse_selector
-from servemark.analysis.uncertainty import LEVEL, band, by_group, compare_estimates, gate, value_estimate
+from servemark.analysis.uncertainty import LEVEL, band, by_group, compare_estimates, gate, scatter_noise, value_estimate
 from servemark.cli_options import DB_OPTION, db_path, json_option
 from servemark.errors import ServemarkError
 from servemark.point import POINT_FIELDS, Point
@@ -347,10 +347,14 @@ def gate_cmd(
     if not common:
         raise ServemarkError(f"baseline and candidate share no group (baseline: {', '.join(sorted(fb)[:3])}; "
                              f"candidate: {', '.join(sorted(fc)[:3])})")
+    with Store(db_path(db), read_only=True) as store:  # imported single-trial data: the group's scatter over all dates
+        every = by_group(store.points(" AND ".join(f'lower(CAST("{k}" AS VARCHAR)) = lower(?)' for k, v in filt.items()
+                                                   if v is not None), [str(v) for v in filt.values() if v is not None]), gb)
     rows = []
     for label in common:
-        eb = value_estimate(fb[label], at, trials, x, y, level)
-        ec = value_estimate(fc[label], at, trials, x, y, level)
+        pooled = scatter_noise(every.get(label, []), y)
+        eb = value_estimate(fb[label], at, trials, x, y, level, pooled)
+        ec = value_estimate(fc[label], at, trials, x, y, level, pooled)
         g = gate(eb, ec, thr, level, yh)
         rows.append({"label": label, **g, "verdict": "FAIL" if g["failed"] else "pass" if g["failed"] is False else "unknown"})
     failed = [r for r in rows if r["failed"]]

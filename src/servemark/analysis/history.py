@@ -22,7 +22,7 @@ from typing import Any, Optional, Sequence
 
 from servemark.analysis.frontier import DEFAULT_GROUP, frontiers, higher_is_better
 from servemark.analysis.operating import operating_point
-from servemark.analysis.uncertainty import Trials, by_group, compare_estimates, value_estimate
+from servemark.analysis.uncertainty import Trials, by_group, compare_estimates, scatter_noise, value_estimate
 from servemark.point import Point
 
 REGRESSION_RULE: dict[str, Any] = {"window": 5, "rel_tol": 0.05, "min_baseline": 2}
@@ -84,11 +84,12 @@ def history(
     for p in points:
         by_date[p.date].append(p)
     per_group: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    pooled = {label: scatter_noise(ps, y) for label, ps in by_group(points, group_by).items()}
     for date in sorted(by_date):
         members = by_group(by_date[date], group_by)
         for f in frontiers(by_date[date], group_by, x, y, y_higher_better=yh):
             op = operating_point(f, at)
-            est = value_estimate(members.get(f.label, f.points), at, trials, x, y)
+            est = value_estimate(members.get(f.label, f.points), at, trials, x, y, pooled=pooled.get(f.label))
             per_group[f.label].append({**op, "date": date, "value": op[y], "n_points": f.n_candidates,
                                        "low": est.low, "high": est.high, "interval_method": est.method,
                                        "_est": est,

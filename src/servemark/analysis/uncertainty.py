@@ -91,17 +91,17 @@ def trials_of(points: Sequence[Point], trials: Trials) -> list[list[Point]] | No
 def scatter_noise(points: Sequence[Point], y: str = "tput_per_gpu") -> tuple[float, int] | None:
     """``(relative noise of one point, residual count)`` from the group's own scatter.
 
-    Per layout, points in concurrency order: each interior point is predicted by the straight line
+    Per date and layout, points in concurrency order: each interior point is predicted by the straight line
     (log concurrency, log y) through its two neighbours; a residual of independent noise ``σ`` has
     variance ``σ² (1 + w² + (1 - w)²)`` (``w`` the neighbours' weights), so each residual is
     divided by its square root; ``σ`` is 1.4826 x their median absolute value (the normal's MAD
     scale), so a few residuals at a real bend (the knee where a batch engine turns compute-bound)
     do not count as noise. Dominated points count too (they are measurements like the others)."""
-    series: dict[str, list[Point]] = {}
+    series: dict[tuple[str, str], list[Point]] = {}
     for p in points:
         v = getattr(p, y)
         if v is not None and v > 0 and p.conc and p.conc > 0:
-            series.setdefault(layout_label(p), []).append(p)
+            series.setdefault((p.date, layout_label(p)), []).append(p)
     terms = []
     for ps in series.values():
         ps = sorted(ps, key=lambda p: p.conc)
@@ -128,7 +128,8 @@ def _point_rel_se(p: Point, y: str) -> float | None:
 
 
 def value_estimate(points: Sequence[Point], at: float, trials: Trials | None = None, x: str = "median_intvty",
-                   y: str = "tput_per_gpu", level: float = LEVEL) -> Estimate:
+                   y: str = "tput_per_gpu", level: float = LEVEL,
+                   pooled: tuple[float, int] | None = None) -> Estimate:
     """The frontier of ``points`` (one group's candidates, dominated ones included: the scatter
     estimate uses them) read at ``x = at``, with its interval (module docstring)."""
     fs = frontiers(points, (), x, y)
@@ -158,6 +159,8 @@ def value_estimate(points: Sequence[Point], at: float, trials: Trials | None = N
     sc = scatter_noise(points, y)
     if sc is not None:
         return _with_interval(value, sc[0], sc[1] - 1, "frontier_scatter", sc[1], level)
+    if pooled is not None:  # too few points on this date: the configuration's scatter over all its dates
+        return _with_interval(value, pooled[0], pooled[1] - 1, "frontier_scatter_all_dates", pooled[1], level)
     return Estimate(value, method="none", status="ok")
 
 
