@@ -37,6 +37,11 @@ def test_t_quantiles(df: int, q: float) -> None:
     assert t_ppf(0.025, df) == pytest.approx(-q, abs=1e-3)
 
 
+def test_fractional_degrees_of_freedom_lie_between_their_neighbours() -> None:
+    assert t_ppf(0.975, 3) < t_ppf(0.975, 2.5) < t_ppf(0.975, 2)
+    assert t_ppf(0.95, 1e9) == pytest.approx(1.6449, abs=1e-4)
+
+
 def test_t_interval_of_known_values() -> None:
     mean, lo, hi = t_interval([1.0, 2.0, 3.0])
     assert mean == 2.0 and hi - mean == pytest.approx(4.303 * 1.0 / np.sqrt(3), abs=1e-3)
