@@ -48,34 +48,31 @@ def test_t_interval_of_known_values() -> None:
     assert t_interval([1.0]) is None
 
 
-def test_trial_intervals_cover_at_nominal_rate() -> None:
-    m = SimModel(noise=0.05, trial_noise=0.03)
-    keys = ("tput_per_gpu", "median_intvty", "median_ttft", "p90_tpot")
+def _coverage(m: SimModel, keys: tuple[str, ...], one_rep, method: str) -> dict[str, float]:
+    """Share of REPS seeded repetitions whose interval (``one_rep(r)``'s fields) holds the truth."""
     truth = _truth(m, keys)
     hits = dict.fromkeys(keys, 0)
     for r in range(REPS):
-        s = summarise_trials([_trial(m, r * 10 + i) for i in range(3)])
-        assert s["interval_method"] == "t_trials" and s["trials"] == 3
+        f = one_rep(r)
+        assert f["interval_method"] == method
         for k in keys:
-            lo, hi = s["intervals"][k]
+            lo, hi = f["intervals"][k]
             hits[k] += lo <= truth[k] <= hi
-    rates = {k: v / REPS for k, v in hits.items()}
+    return {k: v / REPS for k, v in hits.items()}
+
+
+def test_trial_intervals_cover_at_nominal_rate() -> None:
+    m = SimModel(noise=0.05, trial_noise=0.03)
+    rates = _coverage(m, ("tput_per_gpu", "median_intvty", "median_ttft", "p90_tpot"),
+                      lambda r: summarise_trials([_trial(m, r * 10 + i) for i in range(3)]), "t_trials")
     assert all(0.89 <= v <= 1.0 for v in rates.values()), rates
 
 
 def test_request_bootstrap_covers_latency_metrics_of_one_trial() -> None:
     """Within-trial noise only (no trial noise): what the bootstrap over requests can see."""
     m = SimModel(noise=0.05, trial_noise=0.0)
-    keys = ("median_intvty", "median_ttft", "mean_e2el")
-    truth = _truth(m, keys)
-    hits = dict.fromkeys(keys, 0)
-    for r in range(REPS):
-        f = _trial(m, r, boot=True)
-        assert f["interval_method"] == "bootstrap_requests"
-        for k in keys:
-            lo, hi = f["intervals"][k]
-            hits[k] += lo <= truth[k] <= hi
-    rates = {k: v / REPS for k, v in hits.items()}
+    rates = _coverage(m, ("median_intvty", "median_ttft", "mean_e2el"), lambda r: _trial(m, r, boot=True),
+                      "bootstrap_requests")
     assert all(0.89 <= v <= 1.0 for v in rates.values()), rates
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard_support import launch, open_page
+from dashboard_support import browser, open_page  # noqa: F401 (browser: the shared fixture)
 from servemark.calibration.simulated import SimModel, simulate_run
 from servemark.report import html
 from servemark.report.dashboard.build import build_site
@@ -31,14 +31,6 @@ def runs(tmp_path_factory) -> tuple[Path, list, dict]:
         s.add_trials(rows)
         trials = s.trials_of(p.point_id for p in pts)
     return d, pts + one, trials
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 def test_report_draws_error_bars_and_bands(browser, runs, tmp_path: Path) -> None:
