@@ -349,6 +349,13 @@ class Recipe(Strict):
     evals: EvalsSpec | None = None
     """Accuracy gates (GSM8K, reference agreement); see docs/evals.md."""
 
+    @field_validator("concurrency", mode="before")
+    @classmethod
+    def _list_or_adaptive(cls, v: object) -> object:
+        if isinstance(v, str) and v != "adaptive":
+            raise ValueError(f"a list of concurrencies or the word adaptive, not {v!r}")
+        return v
+
     @field_validator("concurrency")
     @classmethod
     def _positive_unique(cls, v: list[int] | str) -> list[int] | str:
