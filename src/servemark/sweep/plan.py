@@ -100,7 +100,8 @@ def build_plan(recipe: Recipe) -> dict[str, Any]:
         })
     plan = {"recipe": recipe.name, "recipe_hash": recipe_hash(recipe), "engine": recipe.engine.name,
             "hardware": recipe.hardware.name, "executor": recipe.executor.kind,
-            "points": [p.to_dict() for p in expand(recipe)], "layouts": layouts}
+            "points": [p.to_dict() for p in expand(recipe)], "layouts": layouts, "trials": recipe.trials,
+            "adaptive": recipe.adaptive.model_dump() if recipe.concurrency == "adaptive" else None}
     if recipe.executor.kind == "slurm":
         from servemark.sweep.slurm_job import job_plan
 
@@ -116,6 +117,12 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
     pts = plan["points"]
     console.print(f"[bold]{plan['recipe']}[/] ({plan['engine']}, recipe hash {plan['recipe_hash']}): "
                   f"{len(pts)} point(s), {len(plan['layouts'])} layout(s); nothing is started")
+    if plan.get("trials", 1) > 1:
+        console.print(f"{plan['trials']} trials (measurement windows) per point")
+    if plan.get("adaptive"):
+        a = plan["adaptive"]
+        console.print(f"concurrency adaptive: these first points, then up to {a['budget']} per layout and scenario "
+                      f"within {a['min']}..{a['max']}, until the frontier's estimated error is under {a['tolerance']:.1%}")
     t = Table("#", "layout", "ISL/OSL", "conc", "requests", "warmup")
     for p in pts:
         t.add_row(str(p["index"]), f"L{p['layout_index']}", f"{p['scenario']['isl']}/{p['scenario']['osl']}",
