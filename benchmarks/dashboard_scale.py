@@ -28,7 +28,7 @@ from servemark.point import Point
 from servemark.report.dashboard.build import build_site
 from servemark.store import Store
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
@@ -74,11 +74,11 @@ def synthetic_points(n: int, seed: int = 0) -> list[Point]:
     return pts
 
 
-def time_browser(site: Path) -> dict[str, float]:
+def time_browser(site: Path, chromium: str = CHROMIUM) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1200})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -119,8 +119,10 @@ def time_browser(site: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 epilog="Needs Playwright and a Chromium (--chromium; default: chromium on PATH).")
     ap.add_argument("--points", type=int, default=100_000)
+    ap.add_argument("--chromium", default=CHROMIUM, help="Chromium binary (default: chromium on PATH)")
     ap.add_argument("--keep", type=Path, default=None, help="keep the store and site here")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="servemark-dash-"))
@@ -149,7 +151,7 @@ def main() -> None:
           f"(target < 10 s; 1-min load average {load:.1f} on {os.cpu_count()} cores)")
     print(f"data: {r.data_bytes / 1e6:.1f} MB in all; core.js {core / 1e6:.1f} MB loaded up front; "
           f"{r.detail_files} detail files loaded on click")
-    b = time_browser(work / "site")
+    b = time_browser(work / "site", args.chromium)
     print(f"first chart: {b['first_chart_ms']:.0f} ms from navigation start (data loaded at {b['data_ms']:.0f} ms, "
           f"both charts and filters ready at {b['ready_ms']:.0f} ms; target < 1000 ms)")
     print(f"re-filter: {b['refilter_ms']:.0f} ms click to redraw (render {b['refilter_render_ms']:.0f} ms; "

@@ -39,8 +39,11 @@ def pct(x: float) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "inferencex"))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 epilog="Needs InferenceX result files (benchmarks.json): --data, default ../shared/data/inferencex "
+                                        "beside the checkout; tests/data/inferencex holds a vendored copy.")
+    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "inferencex"),
+                    help="folder with InferenceX benchmarks.json")
     ap.add_argument("--quick", action="store_true", help="skip the leave-one-GPU-out fits")
     ap.add_argument("--write", action="store_true", help="write the all-rows fit to sol/data/calibrated.json")
     args = ap.parse_args()

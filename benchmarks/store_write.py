@@ -31,4 +31,11 @@ def main(single: int = 200, bulk: int = 2000) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    ap = argparse.ArgumentParser(description="DuckDB store write cost: one point, then a bulk write twice.",
+                                 epilog="Needs only servemark (a temporary store).")
+    ap.add_argument("--single", type=int, default=200, help="single-point writes to time")
+    ap.add_argument("--bulk", type=int, default=2000, help="points in the bulk write")
+    a = ap.parse_args()
+    main(a.single, a.bulk)

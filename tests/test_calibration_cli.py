@@ -22,7 +22,7 @@ def run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
 def test_calibrate_prints_errors_and_capacity(tmp_path):
     out = tmp_path / "cal.json"
     p = run("calibrate", "--levels", "1,8", "--osl", "8", "--itl-ms", "5", "--tokens-per-chunk", "1,2",
-            "--max-p99-error-ms", "1000", "--json", str(out))
+            "--max-p99-error-ms", "1000", "--out", str(out))
     assert p.returncode == 0, p.stderr
     assert "highest sustained: concurrency 8" in " ".join(p.stdout.split())
     levels = json.loads(out.read_text())

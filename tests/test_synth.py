@@ -60,6 +60,57 @@ def test_preset_parameter_counts_match_the_published_models():
     assert S.weight_bytes(load_spec("llama-3.1-8b"), "f16") == 16_061_054_976
 
 
+def test_threaded_writer_gives_the_same_bytes(tmp_path, llama_src, gguf):
+    # the weights are written by several threads (os.pwrite) for big models; the chunk draws are
+    # made in file order, so the file must not depend on the thread count
+    cfg = _cfg(tmp_path, hidden_size=256, intermediate_size=2048, num_hidden_layers=3)
+    one, many = tmp_path / "one.gguf", tmp_path / "many.gguf"
+    S.synth(cfg, out=one, memory=(64 * 2**30, "t"), threads=1)
+    S.synth(cfg, out=many, memory=(64 * 2**30, "t"), threads=4)
+    assert one.read_bytes() == many.read_bytes()
+    r = gguf.GGUFReader(str(many))
+    assert len(r.tensors) == len(S.plan_tensors(load_spec(cfg)))
+    assert r.tensors[-1].data.nbytes > 0
+
+
+def test_split_shards_follow_links_and_read_back(tmp_path, llama_src, gguf):
+    # a model larger than any one disk: shards (llama.cpp's NAME-0000i-of-0000N.gguf), where a
+    # shard's path may be a link to another disk; the capacity check counts each where it lands
+    cfg = _cfg(tmp_path, hidden_size=256, intermediate_size=2048, num_hidden_layers=4, vocab_size=128256)
+    other = tmp_path / "other-disk"
+    other.mkdir()
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "x-00002-of-00002.gguf").symlink_to(other / "x-part2.gguf")
+    split_gb = 0.6 * S.weight_bytes(load_spec(cfg), "f16") / S.GB  # two shards
+    res = S.synth(cfg, out=tmp_path / "m" / "x.gguf", memory=(64 * 2**30, "t"), split_gb=split_gb, threads=2)
+    first = tmp_path / "m" / "x-00001-of-00002.gguf"
+    assert res.path == str(first) and first.is_file() and (other / "x-part2.gguf").is_file()
+    assert res.file_bytes == first.stat().st_size + (other / "x-part2.gguf").stat().st_size
+    assert (tmp_path / "m" / "x.tokenizer.json").is_file() and (tmp_path / "m" / "x.gguf.synth.json").is_file()
+    r1, r2 = gguf.GGUFReader(str(first)), gguf.GGUFReader(str(other / "x-part2.gguf"))
+    assert r1.fields["split.count"].contents() == 2 and r2.fields["split.no"].contents() == 1
+    names = [t.name for t in r1.tensors] + [t.name for t in r2.tensors]
+    assert names == [t.gguf_name for t in S.plan_tensors(load_spec(cfg))]
+    assert r1.fields["split.tensors.count"].contents() == len(names)
+    assert "tokenizer.ggml.tokens" in r1.fields and "tokenizer.ggml.tokens" not in r2.fields
+    # the planner's shard sizes are gguf-py's
+    plan = S._shard_bytes(tmp_path / "m" / "x.gguf", [S.gguf_tensor_bytes(t, "f16") for t in S.plan_tensors(load_spec(cfg))],
+                          int(split_gb * S.GB))
+    assert [p.name for p, _ in plan] == ["x-00001-of-00002.gguf", "x-00002-of-00002.gguf"]
+
+
+def test_capacity_counts_linked_shards_where_they_land(tmp_path):
+    small = tmp_path / "m" / "a-00002-of-00002.gguf"
+    small.parent.mkdir()
+    small.symlink_to(tmp_path / "elsewhere" / "p2.gguf")
+    (tmp_path / "elsewhere").mkdir()
+    free = S.shutil.disk_usage(tmp_path).free
+    with pytest.raises(ServemarkError, match="on disk"):
+        S.check_capacity(tmp_path / "m" / "a.gguf", 0, 0, (2**60, "t"),
+                         [(tmp_path / "m" / "a-00001-of-00002.gguf", 1), (small, free + 2**30)])
+    S.check_capacity(tmp_path / "m" / "a.gguf", 0, 0, (2**60, "t"), [(tmp_path / "m" / "a-00001-of-00002.gguf", 1), (small, 1)])
+
+
 def test_gguf_reads_back_with_gguf_py(tmp_path, llama_src, gguf):
     out = tmp_path / "tiny.gguf"
     res = S.synth(_cfg(tmp_path), out=out, memory=(64 * 2**30, "test"))

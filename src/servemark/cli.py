@@ -25,8 +25,10 @@ from servemark.errors import ServemarkError
 from servemark.evals import cli as evals_cli
 from servemark.importers import cli as importers_cli
 from servemark.models import cli as models_cli
+from servemark.peers import cli as peers_cli
 from servemark.report import cli as report_cli
 from servemark.report.dashboard import cli as dashboard_cli
+from servemark.results import cli as results_cli
 from servemark.sol import cli as sol_cli
 from servemark.sweep import cli as sweep_cli
 from servemark.sweep import plan as sweep_plan
@@ -39,7 +41,7 @@ app = typer.Typer(
     help="Benchmark LLM serving: start real engines, sweep concurrency, store every point, "
     "and turn them into throughput-vs-interactivity frontiers, cost, energy and speed of light.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -59,22 +61,26 @@ def _root(
 
 
 # top-level commands, in the order `servemark --help` lists them
-app.add_typer(sweep_cli.app)  # run, demo
+app.add_typer(sweep_cli.app)  # run, bench, demo, ceiling
 app.add_typer(report_cli.app)  # report
 app.add_typer(calibration_cli.app)  # calibrate
 app.add_typer(analysis_cli.app)  # frontier, cost, compare, history, gate
 app.add_typer(sweep_plan.app)  # plan
+app.add_typer(peers_cli.app)  # conformance
 app.add_typer(sol_cli.gpu_data_app)  # gpu-data
 app.add_typer(slurm_cli.app)  # submit, job-task
-app.add_typer(bundles_cli.app)  # export
 # command groups
 app.add_typer(engine_envs_cli.app, name="engine")
 app.add_typer(models_cli.app, name="model")
 importers_cli.import_app.command("bundle")(bundles_cli.import_bundle_cmd)
 app.add_typer(importers_cli.import_app, name="import")
+app.add_typer(peers_cli.peer_app, name="peer")
 app.add_typer(sol_cli.app, name="sol")
 app.add_typer(evals_cli.app, name="eval")
 app.add_typer(dashboard_cli.app, name="dashboard")
+app.add_typer(results_cli.runs_app, name="runs")
+results_cli.export_app.command("bundle")(bundles_cli.export_bundle_cmd)
+app.add_typer(results_cli.export_app, name="export")  # export points, export bundle
 
 
 def main() -> None:

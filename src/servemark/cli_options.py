@@ -31,3 +31,14 @@ def json_option(help: str = "Print JSON.") -> typer.models.OptionInfo:
 def db_path(db: Path | None) -> Path:
     """The store a command uses: ``--db`` if given, else $SERVEMARK_DB or the default under home."""
     return db or paths.default_db()
+
+
+def csv_option(help: str = "Print CSV.") -> typer.models.OptionInfo:
+    """``--csv``: print CSV instead of a table (exclusive with ``--json``)."""
+    return typer.Option(False, "--csv", help=help)
+
+
+def one_format(as_json: bool, as_csv: bool) -> None:
+    """``--json`` and ``--csv`` both given is a usage error (exit 2), never a silent pick."""
+    if as_json and as_csv:
+        raise typer.BadParameter("--json and --csv are exclusive: choose one", param_hint="--json/--csv")

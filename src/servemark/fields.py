@@ -194,6 +194,34 @@ FIELDS: tuple[Field, ...] = (
        "J/token", "Measured energy per output token", "number", "lower", inferencex="joules_per_output_token"),
     _f("energy_source", "str", "", "energy", "`nvml_energy_counter`, `nvml_power_samples`, `reported` (imported) or empty"),
     _f("energy_note", "str", "", "energy", "Why energy is missing, when it is"),
+    # levels: speed of light -> engine ceiling -> served (docs/ceiling.md)
+    _f("ceiling_tput_per_gpu", "float | None", None, "levels",
+       "Engine ceiling: `batch x (ISL + OSL) / wall time / GPUs` of the engine's own offline benchmark "
+       "(llama-batched-bench, vllm bench throughput, sglang.bench_one_batch) at batch = `conc`, same model, "
+       "engine build, layout and lengths; no server, no HTTP (table `engine_ceilings`)",
+       "tok/s/GPU", "Engine ceiling, token throughput per GPU", "number", "higher"),
+    _f("ceiling_output_tput_per_gpu", "float | None", None, "levels",
+       "Engine ceiling of output tokens: `batch x OSL / wall time / GPUs` of the same benchmark run",
+       "tok/s/GPU", "Engine ceiling, output throughput per GPU", "number", "higher"),
+    _f("ceiling_intvty", "float | None", None, "levels",
+       "Engine ceiling's per-sequence decode rate: decode-phase tokens/s of the batch / batch "
+       "(empty for vllm bench throughput, which reports no decode phase)",
+       "tok/s/user", "Engine ceiling, decode rate per sequence", "number", "higher"),
+    _f("ceiling_tool", "str", "", "levels", "The benchmark the ceiling came from (`llama-batched-bench`, ...)",
+       label="Ceiling tool"),
+    _f("sol_tput_per_gpu", "float | None", None, "levels",
+       "Strict speed of light: the SOL frontier's `tput_per_gpu` at the point's median interactivity "
+       "(`sol_point_fractions.sol_tput_per_gpu`, kind strict; `servemark sol check`)",
+       "tok/s/GPU", "Speed of light, token throughput per GPU", "number", "higher"),
+    _f("served_over_ceiling", "float | None", None, "levels",
+       "`tput_per_gpu / ceiling_tput_per_gpu`: the share of the engine's own offline throughput that "
+       "serving delivers (1 = serving costs nothing)", "fraction", "Served ÷ engine ceiling", "number", "higher"),
+    _f("ceiling_over_sol", "float | None", None, "levels",
+       "`ceiling_tput_per_gpu / sol_tput_per_gpu`: how close the engine's kernels come to the hardware bound",
+       "fraction", "Engine ceiling ÷ speed of light", "number", "higher"),
+    _f("served_over_sol", "float | None", None, "levels",
+       "`tput_per_gpu / sol_tput_per_gpu` (= `sol_point_fractions.fraction`, kind strict); "
+       "= served_over_ceiling x ceiling_over_sol", "fraction", "Served ÷ speed of light", "number", "higher"),
     # quality
     _f("flags", "list[str]", list, "quality", "Problems that make the point suspect (`too_many_failures`, `client_saturated`, ...)", label="Flags"),
     # uncertainty
@@ -213,7 +241,7 @@ FIELDS: tuple[Field, ...] = (
     _f("cpu", "str", "", "provenance", "CPU of the measuring machine"),
     _f("gpu_name", "str", "", "provenance", "GPU model as NVML reports it"),
     _f("gpu_driver", "str", "", "provenance", "GPU driver version"),
-    _f("tokenizer", "str", "", "provenance", "Tokenizer the client counted prompt tokens with"),
+    _f("tokenizer", "str", "", "provenance", "Tokenizer the client counted prompt tokens with: a folder, `hf:org/name@<commit>` (HF cache) or `server:<url>/tokenize`"),
     _f("seed", "int | None", None, "provenance", "Seed of the prompt generator", format="int"),
     _f("recipe", "str", "", "provenance", "The fully resolved recipe as JSON"),
     _f("extra", "dict[str, Any]", dict, "provenance", "Everything else worth keeping (schedule lag, goodput, client monitor, import notes)"),

@@ -130,6 +130,17 @@ class Point:
     energy_note: str = ""
     """Why energy is missing, when it is."""
 
+    # levels: speed of light -> engine ceiling -> served (docs/ceiling.md); copied from the
+    # engine_ceilings and sol_point_fractions tables by servemark.ceiling.levels.refresh
+    ceiling_tput_per_gpu: float | None = None
+    ceiling_output_tput_per_gpu: float | None = None
+    ceiling_intvty: float | None = None
+    ceiling_tool: str = ""
+    sol_tput_per_gpu: float | None = None
+    served_over_ceiling: float | None = None
+    ceiling_over_sol: float | None = None
+    served_over_sol: float | None = None
+
     # quality
     flags: list[str] = field(default_factory=list)
     """Problems that make the point suspect: ``too_many_failures``, ``client_saturated``, ..."""

@@ -20,7 +20,7 @@ from servemark.analysis.prices import TIERS, load_prices
 from servemark.analysis.ratios import BASES, compare as compare_frontiers
 from servemark.analysis.select import latest_per_config, matches, parse_selector
 from servemark.analysis.uncertainty import LEVEL, band, by_group, compare_estimates, gate, scatter_noise, value_estimate
-from servemark.cli_options import DB_OPTION, db_path, json_option
+from servemark.cli_options import DB_OPTION, csv_option, db_path, json_option
 from servemark.errors import ServemarkError
 from servemark.point import POINT_FIELDS, Point
 from servemark.store import Store
@@ -41,7 +41,7 @@ ASOF = typer.Option(None, "--as-of", help="Use the newest point per configuratio
 ALLD = typer.Option(False, "--all-dates", help="Use every stored point, not only the newest per configuration.")
 GROUP = typer.Option(",".join(DEFAULT_GROUP), "--group-by", help="Fields that define one frontier (comma-separated).")
 JSON = json_option()
-CSV = typer.Option(False, "--csv", help="Print CSV.")
+CSV = csv_option()
 PRICES = typer.Option(None, "--prices", help="Price table: a YAML file or a shipped name. Default: $SERVEMARK_PRICES or the newest shipped.")
 X_AXIS = typer.Option("median_intvty", "--x", help="x metric (median_intvty, p99_intvty, median_e2el, median_ttft, p99_ttft, ...).")
 Y_AXIS = typer.Option("tput_per_gpu", "--y", help="y metric (tput_per_gpu, output_tput_per_gpu, input_tput_per_gpu, ...).")
@@ -262,7 +262,10 @@ def history_cmd(
     tol: float = typer.Option(REGRESSION_RULE["rel_tol"], "--tol", help="Relative drop always tolerated (0.05 = 5%)."),
     min_baseline: int = typer.Option(REGRESSION_RULE["min_baseline"], "--min-baseline", help="Earlier dates needed before anything is flagged."),
     regressions: bool = typer.Option(False, "--regressions", help="Only list dates flagged as regressions."),
-    fail_on_regression: bool = typer.Option(False, "--fail-on-regression", help="Exit 1 when a listed date is a significant regression (for CI)."),
+    check: bool = typer.Option(False, "--check", help="Exit 1 when any date is flagged as a regression by the spread rule (for CI)."),
+    fail_on_regression: bool = typer.Option(
+        False, "--fail-on-regression",
+        help="Exit 1 only when a date is a significant regression (its interval excludes the baseline; fewer false alarms than --check)."),
     db: Optional[Path] = DB_OPTION, model: Optional[str] = MODEL, hardware: Optional[str] = HW, engine: Optional[str] = ENGINE,
     precision: Optional[str] = PREC, spec: Optional[str] = SPEC, isl: Optional[int] = ISL, osl: Optional[int] = OSL,
     scenario: Optional[str] = SCEN, group_by: str = GROUP, as_json: bool = JSON, as_csv: bool = CSV,
@@ -286,10 +289,13 @@ def history_cmd(
             Col("vs_prev", "vs previous"), Col("significance", "change"), Col("regression", "regression"),
             Col("significant_regression", "significant")]
     emit(out, rows, cols, f"History at {at:g} tok/s/user ({len(rows)} rows)", as_json, as_csv)
-    bad = [r for r in rows if r["significant_regression"]]
-    if fail_on_regression and bad:
+    # exit codes: 0 ok, 1 a check failed, 2 usage or input error
+    bad = [r for r in rows if r["significant_regression"]] if fail_on_regression else []
+    bad += [r for r in rows if r["regression"] and r not in bad] if check else []
+    if bad:
         if not (as_json or as_csv):
-            out.print(f"[red]{len(bad)} significant regression(s)[/]: " + "; ".join(f"{r['label']} {r['date']}" for r in bad[:5]))
+            what = "significant regression(s)" if not check else "regression(s)"
+            out.print(f"[red]{len(bad)} {what}[/]: " + "; ".join(f"{r['label']} {r['date']}" for r in bad[:5]))
         raise typer.Exit(1)
 
 

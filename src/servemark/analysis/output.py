@@ -16,6 +16,8 @@ from typing import Any, Sequence
 from rich.console import Console
 from rich.table import Table
 
+from servemark.numfmt import plain
+
 
 @dataclass
 class Col:
@@ -32,8 +34,8 @@ def fmt(v: Any, spec: str = "") -> str:
         return "yes" if v else ""
     if isinstance(v, (list, tuple)):
         return ", ".join(str(x) for x in v)
-    if spec and isinstance(v, (int, float)):
-        return format(v, spec)
+    if isinstance(v, float) or (spec and isinstance(v, int)):
+        return plain(v, spec)
     return str(v)
 
 
@@ -73,7 +75,10 @@ def to_csv(rows: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) ->
 
 def emit(out: Console, rows: Sequence[dict[str, Any]], cols: Sequence[Col], title: str,
          as_json: bool, as_csv: bool, json_data: Any = None) -> None:
-    """Print ``rows`` as a table, or JSON (``json_data`` if given), or CSV."""
+    """Print ``rows`` as a table, or JSON (``json_data`` if given), or CSV (both: a usage error)."""
+    from servemark.cli_options import one_format
+
+    one_format(as_json, as_csv)
     if as_json:
         print(to_json(rows if json_data is None else json_data))
     elif as_csv:

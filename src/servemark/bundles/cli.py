@@ -1,4 +1,7 @@
-"""``servemark export RUN --out FILE`` and ``servemark import bundle FILE...``."""
+"""``servemark export bundle RUN --out FILE`` and ``servemark import bundle FILE...``.
+
+Both are plain command functions the CLI root attaches to the ``export`` and ``import`` groups
+(``export points`` lives with the other result exports in :mod:`servemark.results.cli`)."""
 
 from __future__ import annotations
 
@@ -9,14 +12,12 @@ from rich.console import Console
 
 from servemark import paths
 
+from servemark.cli_options import DB_OPTION as DB
+
 out = Console()
-app = typer.Typer()
-"""``export``; ``import_bundle_cmd`` is attached to the ``import`` group by the CLI root."""
-DB = typer.Option(None, "--db", help="Results store (DuckDB). Default: $SERVEMARK_DB or ~/.cache/servemark/servemark.duckdb.")
 
 
-@app.command("export")
-def export_cmd(
+def export_bundle_cmd(
     run_id: str = typer.Argument(..., help="Run to export."),
     out_file: Path = typer.Option(..., "--out", help="Bundle file to write (.tar.gz)."),
     db: Path = DB,
@@ -28,9 +29,8 @@ def export_cmd(
     out.print(f"{out_file}: run {run_id}, {m['points']} point(s), {len(m['files'])} file(s)")
 
 
-
 def import_bundle_cmd(
-    files: list[Path] = typer.Argument(..., help="Bundles written by `servemark export` or a Slurm job."),
+    files: list[Path] = typer.Argument(..., help="Bundles written by `servemark export bundle` or a Slurm job."),
     db: Path = DB,
     runs_dir: Path = typer.Option(None, "--runs-dir", help="Where the runs' records and logs go."),
 ) -> None:

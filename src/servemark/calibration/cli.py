@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -11,6 +12,7 @@ from rich.table import Table
 from servemark.calibration.measure import run_level, sustained
 from servemark.calibration.plan import CalibrationPlan
 from servemark.calibration.process import CalibrationServer
+from servemark.cli_options import json_option
 from servemark.errors import ServemarkError
 
 console = Console()
@@ -38,7 +40,8 @@ def calibrate(
     workers: int = typer.Option(1, help="Client worker processes."),
     api: str = typer.Option("completions", help="completions or chat."),
     max_p99_error_ms: float = typer.Option(1.0, help="A level is 'sustained' when the p99 chunk timing error is at most this."),
-    json_out: str = typer.Option("", "--json", help="Also write all figures to this JSON file."),
+    as_json: bool = json_option("Print all figures as JSON instead of the table."),
+    out_file: Path = typer.Option(None, "--out", help="Also write all figures to this JSON file."),
 ) -> None:
     """Run the client against the calibration server (known token timings) and print its own
     timing error (measured - true, per metric) and the highest concurrency and token-event rate
@@ -73,6 +76,15 @@ def calibrate(
                           f"{lv['mean_in_flight']:.0f}", f"{f(e['chunk']['p50_ms'])}/{f(e['chunk']['p99_ms'])}",
                           f(e["ttft"]["p99_ms"]), f(e["itl"]["p99_ms"]), f(lv["client"].get("loop_lag_p99_ms")),
                           f"{lv['client'].get('cpu_pct_max', 0):.0f}", "yes" if ok else "no")
+    if as_json:
+        print(json.dumps(results, indent=1))
+    else:
+        _summary(table, best, max_p99_error_ms)
+    if out_file:
+        out_file.write_text(json.dumps(results, indent=1))
+
+
+def _summary(table: Table, best: dict | None, max_p99_error_ms: float) -> None:
     console.print(table)
     if best:
         console.print(f"highest sustained: concurrency {best['concurrency']}, "
@@ -81,6 +93,3 @@ def calibrate(
     else:
         console.print(f"[yellow]no level met p99 chunk error ≤ {max_p99_error_ms:g} ms without failures "
                       "or saturation[/]")
-    if json_out:
-        with open(json_out, "w") as fh:
-            json.dump(results, fh, indent=1)

@@ -98,13 +98,15 @@ class CalibrationApp:
                                  "chunk_ns": [], "chunk_tokens": []}
         if plan.record_truth:
             self.truth[rid] = truth
-        if fault == "http_500":
-            return web.json_response({"error": {"message": "injected fault", "type": "calibration"}}, status=500)
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or plan.default_max_tokens)
         opts = body.get("stream_options") or {}
         include_usage = bool(opts.get("include_usage"))
         continuous = bool(opts.get("continuous_usage_stats"))
         prompt_tokens = _prompt_tokens(body)
+        # what was asked: tells a peer's probe or warmup request apart from its measured ones
+        truth.update(max_tokens=max_tokens, prompt_tokens=prompt_tokens, stream=bool(body.get("stream", False)))
+        if fault == "http_500":
+            return web.json_response({"error": {"message": "injected fault", "type": "calibration"}}, status=500)
         model = str(body.get("model", "calibration"))
 
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})

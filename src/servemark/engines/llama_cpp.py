@@ -29,6 +29,28 @@ def on_gpu(recipe: Recipe) -> bool:
     return recipe.hardware.name != "cpu" or recipe.engine.build == "cuda"
 
 
+def placement_args(recipe: Recipe, lay: Layout) -> list[str]:
+    """GPU offload and split, batch size and KV cache type: the flags ``llama-server`` and
+    ``llama-batched-bench`` (``servemark.ceiling``) share."""
+    if on_gpu(recipe):
+        argv = ["--n-gpu-layers", "all", "--split-mode", "row" if lay.tp > 1 else "layer" if lay.pp > 1 else "none"]
+    else:
+        argv = ["--n-gpu-layers", "0"]
+    if lay.max_num_batched_tokens:
+        argv += ["--batch-size", str(lay.max_num_batched_tokens)]
+    if lay.kv_cache_dtype:
+        argv += ["--cache-type-k", lay.kv_cache_dtype, "--cache-type-v", lay.kv_cache_dtype]
+    return argv
+
+
+def gpu_env_of(recipe: Recipe, lay: Layout) -> dict[str, str]:
+    """The recipe's env, with ``CUDA_VISIBLE_DEVICES`` = the layout's GPUs on a GPU build."""
+    env = dict(recipe.engine.env)
+    if on_gpu(recipe) and "CUDA_VISIBLE_DEVICES" not in env:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(lay.tp * lay.pp))
+    return env
+
+
 class LlamaCpp:
     name = "llama-cpp"
 
@@ -70,15 +92,7 @@ class LlamaCpp:
             "--parallel", str(self.slots(r, lay)),
             "--ctx-size", str(self.ctx_size(r, lay)),
         ]
-        if on_gpu(r):
-            argv += ["--n-gpu-layers", "all"]
-            argv += ["--split-mode", "row" if lay.tp > 1 else "layer" if lay.pp > 1 else "none"]
-        else:
-            argv += ["--n-gpu-layers", "0"]
-        if lay.max_num_batched_tokens:
-            argv += ["--batch-size", str(lay.max_num_batched_tokens)]
-        if lay.kv_cache_dtype:
-            argv += ["--cache-type-k", lay.kv_cache_dtype, "--cache-type-v", lay.kv_cache_dtype]
+        argv += placement_args(r, lay)
         if lay.spec_method == "draft_model":
             argv += ["--model-draft", str(lay.spec_model)]
         elif lay.spec_method == "ngram":
@@ -92,9 +106,7 @@ class LlamaCpp:
         args.setdefault("metrics", True)
         args.setdefault("no-webui", True)
         argv += render_args(args)
-        env = dict(r.engine.env)
-        if on_gpu(r) and "CUDA_VISIBLE_DEVICES" not in env:
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(lay.tp * lay.pp))
+        env = gpu_env_of(r, lay)
         return [Launch(argv=argv, env=env, host=r.engine.host, port=r.engine.port, served_model=served_name(r))]
 
     def version_argv(self, ctx: RenderContext) -> list[str] | None:

@@ -37,6 +37,27 @@ def speculative_config(layout: Layout) -> dict[str, object] | None:
     return cfg
 
 
+def layout_args(lay: Layout, max_num_seqs: int | None) -> list[str]:
+    """Parallel layout, batch limits and KV cache type: the engine flags the server and the offline
+    benchmark (``servemark.ceiling``) share."""
+    argv: list[str] = []
+    if lay.dp_attention:
+        argv += ["--tensor-parallel-size", "1", "--data-parallel-size", str(lay.tp)]
+    elif lay.tp > 1:
+        argv += ["--tensor-parallel-size", str(lay.tp)]
+    if lay.pp > 1:
+        argv += ["--pipeline-parallel-size", str(lay.pp)]
+    if lay.ep > 1:
+        argv += ["--enable-expert-parallel"]
+    if max_num_seqs:
+        argv += ["--max-num-seqs", str(max_num_seqs)]
+    if lay.max_num_batched_tokens:
+        argv += ["--max-num-batched-tokens", str(lay.max_num_batched_tokens)]
+    if lay.kv_cache_dtype:
+        argv += ["--kv-cache-dtype", lay.kv_cache_dtype]
+    return argv
+
+
 class VLLM:
     name = "vllm"
 
@@ -74,20 +95,7 @@ class VLLM:
             "--host", r.engine.host,
             "--port", str(r.engine.port),
         ]
-        if lay.dp_attention:
-            argv += ["--tensor-parallel-size", "1", "--data-parallel-size", str(lay.tp)]
-        elif lay.tp > 1:
-            argv += ["--tensor-parallel-size", str(lay.tp)]
-        if lay.pp > 1:
-            argv += ["--pipeline-parallel-size", str(lay.pp)]
-        if lay.ep > 1:
-            argv += ["--enable-expert-parallel"]
-        if lay.max_num_seqs:
-            argv += ["--max-num-seqs", str(lay.max_num_seqs)]
-        if lay.max_num_batched_tokens:
-            argv += ["--max-num-batched-tokens", str(lay.max_num_batched_tokens)]
-        if lay.kv_cache_dtype:
-            argv += ["--kv-cache-dtype", lay.kv_cache_dtype]
+        argv += layout_args(lay, lay.max_num_seqs)
         spec = speculative_config(lay)
         if spec:
             argv += ["--speculative-config", json.dumps(spec, sort_keys=True)]

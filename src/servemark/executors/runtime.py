@@ -12,6 +12,7 @@ from pathlib import Path
 from servemark.errors import ServemarkError
 from servemark.models import demo
 from servemark.recipe.schema import Recipe
+from servemark.workload.tokenizer import SERVER, is_hub_id
 
 
 @dataclass
@@ -49,9 +50,13 @@ def resolve_runtime(recipe: Recipe, start_engine: bool = True) -> Runtime:
     fmt = "gguf" if eng.name == "llama-cpp" else "hf"
     rt.model_path = str(demo.resolve(model.name, model.path, fmt=fmt)) if start_engine else model.path
     tok = model.tokenizer or ("auto" if model.path == "auto" else model.path)
+    if tok == SERVER or (is_hub_id(tok) and not Path(tok).expanduser().exists()):
+        rt.tokenizer_path = tok  # resolved by workload.tokenizer.open_tokenizer (HF cache or the server)
+        return rt
     rt.tokenizer_path = str(demo.resolve(model.name, tok, fmt="hf"))
     if not (Path(rt.tokenizer_path) / "tokenizer.json").is_file() and not Path(rt.tokenizer_path).is_file():
         raise ServemarkError(
-            f"no tokenizer.json for {model.name} at {rt.tokenizer_path}; set model.tokenizer in the recipe to a folder holding one"
+            f"no tokenizer.json for {model.name} at {rt.tokenizer_path}; set model.tokenizer in the recipe to a "
+            "folder holding one, a hub id (org/name) or 'server' (the server's /tokenize)"
         )
     return rt

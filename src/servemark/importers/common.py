@@ -66,8 +66,12 @@ def merge_point(old: Point, new: Point) -> Point:
     return Point.from_dict(out)
 
 
-def write_points(store: Store, points: Sequence[Point], report: ImportReport) -> None:
-    """Upsert ``points`` so that importing the same rows again changes nothing."""
+def write_points(store: Store, points: Sequence[Point], report: ImportReport, replace: bool = False) -> None:
+    """Upsert ``points`` so that importing the same rows again changes nothing.
+
+    ``replace``: the file's values win over stored ones (``import --replace``, to correct labels
+    such as hardware or precision given wrongly the first time); stored values still fill its gaps.
+    """
     seen: dict[str, Point] = {}
     for p in points:
         if p.point_id in seen:
@@ -82,7 +86,7 @@ def write_points(store: Store, points: Sequence[Point], report: ImportReport) ->
             report.added += 1
             to_write.append(p)
             continue
-        merged = merge_point(have[pid], p)
+        merged = merge_point(p, have[pid]) if replace else merge_point(have[pid], p)
         if shallow_dict(merged) == shallow_dict(have[pid]):
             report.skipped += 1
         else:

@@ -281,7 +281,8 @@ def read_points(path: str | Path, pitfalls: Counter[str] | None = None,
     return [row_to_point(r, f"{p}: row {i}", source_file, counts, default_date) for i, r in enumerate(rows)]
 
 
-def import_inferencex(store: Store, path: str | Path, default_date: str | None = None) -> ImportReport:
+def import_inferencex(store: Store, path: str | Path, default_date: str | None = None,
+                      replace: bool = False) -> ImportReport:
     """Import every row of an InferenceX benchmarks JSON file; idempotent (see module doc).
 
     ``default_date`` (YYYY-MM-DD) dates rows that carry none (raw CI artifact rows).
@@ -291,7 +292,7 @@ def import_inferencex(store: Store, path: str | Path, default_date: str | None =
     pitfalls: Counter[str] = Counter()
     points = read_points(p, pitfalls, default_date)
     report = ImportReport(source="inferencex", file=source_file, rows=len(points))
-    write_points(store, points, report)
+    write_points(store, points, report, replace)
     runs = {pt.run_id: (pt.run_url, pt.date) for pt in points}
     store.upsert_runs([{"run_id": run_id, "name": url, "kind": "import", "status": "done", "started_at": date,
                          "source_file": source_file, "note": "InferenceX GitHub Actions run"}

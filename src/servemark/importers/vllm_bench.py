@@ -1,4 +1,8 @@
-"""Import ``vllm bench serve --save-result`` JSON (one object, or JSON lines from --append-result).
+"""Import ``vllm bench serve --save-result`` JSON (one object, or JSON lines from --append-result),
+and ``vllm bench sweep serve`` outputs: the experiment folder (every ``run=N.json`` below it), a
+combination's ``summary.json`` (a list of runs) or the experiment's ``summary.csv``. A sweep run's
+file is the same result object plus ``run_number`` and the swept parameters (serve parameters
+such as ``max_num_seqs`` land in ``extra``).
 
 Explicit mapping (vLLM reports milliseconds and whole-deployment throughput):
 
@@ -36,6 +40,8 @@ from servemark.errors import ServemarkError
 from servemark.metrics.summarize import failure_flags
 from servemark.importers.common import ImportReport, stable_id, write_points
 from servemark.fields import FIELD_BY_NAME, INTVTY_STATS, VLLM_BENCH_MS
+from servemark.importers.peer_common import PeerContext
+from servemark.importers.peer_common import num as _f
 from servemark.point import Point
 from servemark.store import Store
 
@@ -45,18 +51,43 @@ _STAT = re.compile(r"^(mean|median|std|p[\d.]+)_(ttft|tpot|itl|e2el)_ms$")
 
 
 @dataclass
-class VllmBenchContext:
+class VllmBenchContext(PeerContext):
     """What the result file does not say; options win over ``--metadata`` keys in the file."""
 
-    hardware: str | None = None
-    gpus: int | None = None
     engine: str = "vllm"
-    precision: str | None = None
     isl: int | None = None
     osl: int | None = None
 
 
+def _csv_value(v: str) -> Any:
+    if v == "":
+        return None
+    try:
+        f = float(v)
+    except ValueError:
+        return v
+    return int(f) if f.is_integer() and "." not in v and "e" not in v.lower() else f
+
+
+def _load_csv(path: Path) -> list[dict[str, Any]]:
+    """``summary.csv`` of a sweep: pandas' ``to_csv`` of the run objects (first column the index)."""
+    import csv
+
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or "total_token_throughput" not in rows[0]:
+        raise ServemarkError(f"{path}: not a vLLM sweep summary.csv (no 'total_token_throughput' column)")
+    return [{k: _csv_value(v) for k, v in r.items() if k} for r in rows]
+
+
 def _load(path: Path) -> list[dict[str, Any]]:
+    if path.is_dir():
+        files = sorted(path.rglob("run=*.json"))
+        if not files:
+            raise ServemarkError(f"{path}: a folder, but no vLLM sweep results (run=N.json) below it")
+        return [o for f in files for o in _load(f)]
+    if path.suffix == ".csv":
+        return _load_csv(path)
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -75,18 +106,6 @@ def _load(path: Path) -> list[dict[str, Any]]:
     if not objs or not all(isinstance(o, dict) for o in objs):
         raise ServemarkError(f"{path}: expected a vLLM bench serve result object (or JSON lines of them)")
     return objs
-
-
-def _f(obj: dict[str, Any], key: str, where: str, required: bool = False) -> float | None:
-    v = obj.get(key)
-    if v is None:
-        if required:
-            raise ServemarkError(f"{where}: missing key '{key}'")
-        return None
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise ServemarkError(f"{where}: key '{key}' is not a number ({v!r})") from None
 
 
 def result_to_point(obj: dict[str, Any], ctx: VllmBenchContext, where: str, source_file: str,
@@ -193,7 +212,8 @@ def result_to_point(obj: dict[str, Any], ctx: VllmBenchContext, where: str, sour
     )
 
 
-def import_vllm_bench(store: Store, path: str | Path, ctx: VllmBenchContext | None = None) -> ImportReport:
+def import_vllm_bench(store: Store, path: str | Path, ctx: VllmBenchContext | None = None,
+                      replace: bool = False) -> ImportReport:
     """Import every result object of a vLLM bench serve file; idempotent."""
     p = Path(path)
     objs = _load(p)
@@ -204,6 +224,6 @@ def import_vllm_bench(store: Store, path: str | Path, ctx: VllmBenchContext | No
               for i, o in enumerate(objs)]
     if any(pt.extra["origin"].get("gpus") == "default" for pt in points):
         report.notes.append("GPU count not given (--gpus or metadata gpus=N): assumed 1")
-    write_points(store, points, report)
+    write_points(store, points, report, replace)
     report.pitfalls = dict(sorted(pitfalls.items()))
     return report

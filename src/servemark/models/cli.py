@@ -37,6 +37,8 @@ def synth_cmd(
     seed: int = typer.Option(0, "--seed", help="Seed of the random weights."),
     weights: bool = typer.Option(True, "--weights/--no-weights", help="hf: --no-weights writes config + tokenizer only (vLLM/SGLang --load-format dummy)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the size and stop."),
+    threads: int = typer.Option(4, "--threads", min=1, help="gguf: threads writing the weights (the bytes do not depend on it)."),
+    split_gb: float = typer.Option(0, "--split-gb", min=0, help="gguf: shards of at most this many GB (NAME-0000i-of-0000N.gguf; a shard path may be a link to another disk)."),
 ) -> None:
     """Write CONFIG's architecture with random weights and a real tokenizer.
 
@@ -51,5 +53,5 @@ def synth_cmd(
         n = weight_bytes(spec, d, fmt)
         typer.echo(f"{spec.name}: {param_count(spec) / 1e9:.3f} B params, {n / GB:.2f} GB of {d} weights ({fmt})")
         return
-    res = synth(config, fmt, out, dtype, vocab, tokenizer, seed, weights)
+    res = synth(config, fmt, out, dtype, vocab, tokenizer, seed, weights, threads=threads, split_gb=split_gb)
     typer.echo(describe(res))

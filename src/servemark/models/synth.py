@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -166,17 +167,48 @@ def serving_memory() -> tuple[int, str]:
     return int(psutil.virtual_memory().total), "host RAM"
 
 
-def check_capacity(out: Path, need_disk: int, need_mem: int, memory: tuple[int, str] | None = None) -> None:
-    """Refuse, with the figures, when the file would not fit on disk or the weights in memory."""
+SHARD = re.compile(r"-\d{5}-of-\d{5}(?=\.gguf$)")
+"""llama.cpp's shard suffix (``NAME-00001-of-00002.gguf``)."""
+
+
+def _shard_bytes(out: Path, sizes: list[int], split_bytes: int) -> list[tuple[Path, int]]:
+    """(path, bytes) of each file a split write makes: gguf-py's rule, a new shard before a tensor
+    that would take the current one past ``split_bytes``; one file when not splitting."""
+    if not split_bytes:
+        return [(out, sum(sizes))]
+    shards = [0]
+    for n in sizes:
+        if shards[-1] and shards[-1] + n > split_bytes:
+            shards.append(0)
+        shards[-1] += n
+    if len(shards) == 1:
+        return [(out, shards[0])]
+    stem = out.name.removesuffix(".gguf")
+    return [(out.with_name(f"{stem}-{i + 1:05d}-of-{len(shards):05d}.gguf"), b) for i, b in enumerate(shards)]
+
+
+def check_capacity(out: Path, need_disk: int, need_mem: int, memory: tuple[int, str] | None = None,
+                   files: list[tuple[Path, int]] | None = None) -> None:
+    """Refuse, with the figures, when the file(s) would not fit on disk or the weights in memory.
+
+    ``files``: (path, bytes) of each shard; a shard whose path is a symbolic link counts against
+    the free space where the link points.
+    """
     parent = out.parent
     parent.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(parent).free
     margin = 256 * 1024**2
-    if need_disk + margin > free:
-        raise ServemarkError(
-            f"{out}: the model needs {need_disk / GB:.2f} GB ({need_disk / GIB:.2f} GiB) on disk, "
-            f"{free / GB:.2f} GB free on {parent}; choose another --out or a smaller --dtype"
-        )
+    need: dict[Path, int] = {}
+    for path, nbytes in files or [(out, need_disk)]:
+        where = path.resolve().parent if path.is_symlink() else parent
+        need[where] = need.get(where, 0) + nbytes
+    for where, nbytes in need.items():
+        free = shutil.disk_usage(where).free
+        if nbytes + margin > free:
+            raise ServemarkError(
+                f"{out}: the model needs {nbytes / GB:.2f} GB ({nbytes / GIB:.2f} GiB) on disk, "
+                f"{free / GB:.2f} GB free on {where}; choose another --out or a smaller --dtype"
+                + (", or --split-gb with shards linked to other disks" if len(need) == 1 else "")
+            )
     total, what = memory if memory is not None else serving_memory()
     if total and need_mem > 0.95 * total:
         raise ServemarkError(
@@ -215,15 +247,20 @@ class RandomPool:
             self.data = blocks.reshape(-1)
         self.nblocks = len(self.data) // self.block
 
-    def chunks(self, nbytes: int) -> Iterator[memoryview]:
+    def spans(self, nbytes: int) -> Iterator[tuple[int, int]]:
+        """(pool offset, length) of each chunk of an ``nbytes`` tensor, drawn in file order."""
         left = nbytes
         step = max(self.block, (CHUNK_BYTES // self.block) * self.block)
         while left > 0:
             take = min(left, step)
             nb = take // self.block
             start = int(self.rng.integers(0, self.nblocks - nb + 1)) * self.block
-            yield memoryview(self.data[start:start + take])
+            yield start, take
             left -= take
+
+    def chunks(self, nbytes: int) -> Iterator[memoryview]:
+        for start, take in self.spans(nbytes):
+            yield memoryview(self.data[start:start + take])
 
 
 def _small(t: TensorPlan, rng: np.random.Generator) -> np.ndarray:
@@ -234,11 +271,51 @@ def _small(t: TensorPlan, rng: np.random.Generator) -> np.ndarray:
     return (rng.standard_normal(t.shape, dtype=np.float32) * WEIGHT_STD).astype(np.float32)
 
 
-def _pad(f: BinaryIO, align: int) -> None:
+def _write_data(f: BinaryIO, tensors: list[TensorPlan], sizes: list[int], align: int, pool: RandomPool,
+                rng: np.random.Generator, threads: int) -> None:
+    """The data section: every tensor at its aligned offset, random ones as pool chunks.
+
+    The chunks are drawn in file order (so the bytes do not depend on ``threads``), then written
+    with ``os.pwrite`` from ``threads`` threads: a 141 GB model into a RAM disk is limited by one
+    thread's copy speed otherwise (pwrite releases the GIL).
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    f.flush()
+    fd = f.fileno()
     pos = f.tell()
-    pad = (-pos) % align
-    if pad:
-        f.write(b"\0" * pad)
+    jobs: list[tuple[int, int, int]] = []  # (file offset, pool offset, length)
+    for t, n in zip(tensors, sizes):
+        pos += (-pos) % align
+        if t.force_f32 or len(t.shape) == 1:
+            arr = _small(t, rng)
+            assert arr.nbytes == n
+            os.pwrite(fd, arr.tobytes(), pos)
+        else:
+            at = pos
+            for start, take in pool.spans(n):
+                jobs.append((at, start, take))
+                at += take
+        pos += n
+    pos += (-pos) % align
+
+    def put(job: tuple[int, int, int]) -> None:
+        at, start, take = job
+        view = memoryview(pool.data[start:start + take])
+        while view:
+            done = os.pwrite(fd, view, at)
+            view, at = view[done:], at + done
+
+    if threads <= 1:
+        for job in jobs:
+            put(job)
+    else:
+        with ThreadPoolExecutor(threads) as ex:
+            for _ in ex.map(put, jobs, chunksize=16):
+                pass
+    os.ftruncate(fd, pos)
+    f.seek(pos)
 
 
 # --- GGUF ---------------------------------------------------------------------------------------
@@ -279,7 +356,8 @@ def default_vocab(spec: ArchSpec) -> str:
 
 
 def write_gguf(spec: ArchSpec, out: Path, dtype: str = "f16", vocab: str | None = None,
-               seed: int = 0, src: Path | None = None, memory: tuple[int, str] | None = None) -> SynthResult:
+               seed: int = 0, src: Path | None = None, memory: tuple[int, str] | None = None,
+               threads: int = 1, split_gb: float = 0) -> SynthResult:
     from servemark.models.llama_src import import_gguf, llama_cpp_src, vocab_gguf
 
     if dtype not in GGUF_DTYPES:
@@ -291,12 +369,16 @@ def write_gguf(spec: ArchSpec, out: Path, dtype: str = "f16", vocab: str | None 
     tensors = plan_tensors(spec)
     sizes = [gguf_tensor_bytes(t, dtype) for t in tensors]
     wbytes = sum(sizes)
-    check_capacity(out, wbytes + 32 * 1024**2, wbytes, memory)
+    split_bytes = int(split_gb * GB) if split_gb else 0
+    check_capacity(out, wbytes + 32 * 1024**2, wbytes, memory, _shard_bytes(out, sizes, split_bytes))
 
     notes: list[str] = []
     arch = spec.gguf_arch
-    tmp = out.with_name(out.name + ".partial")
-    writer = gguf.GGUFWriter(str(tmp), arch)
+    # one file is written as NAME.partial and renamed when complete; shards (llama.cpp's
+    # NAME-0000i-of-0000N.gguf, which it loads as one model) are written in place, where a shard
+    # path may be a symbolic link to another disk (a model larger than any one disk)
+    tmp = out if split_bytes else out.with_name(out.name + ".partial")
+    writer = gguf.GGUFWriter(str(tmp), arch, split_max_size=split_bytes)
     writer.add_name(f"{spec.name} (servemark synthetic, random weights)")
     writer.add_context_length(spec.context)
     writer.add_embedding_length(spec.hidden)
@@ -329,29 +411,29 @@ def write_gguf(spec: ArchSpec, out: Path, dtype: str = "f16", vocab: str | None 
 
     pool = RandomPool(dtype, seed)
     rng = np.random.default_rng(seed + 1)
+    files = writer.format_shard_names(Path(tmp))
     try:
         writer.write_header_to_file()
         writer.write_kv_data_to_file()
         writer.write_ti_data_to_file()
-        f = writer.fout[0]
-        align = writer.data_alignment
-        for t, n in zip(tensors, sizes):
-            _pad(f, align)
-            if t.force_f32 or len(t.shape) == 1:
-                arr = _small(t, rng)
-                assert arr.nbytes == n
-                f.write(arr.tobytes())
-            else:
-                for chunk in pool.chunks(n):
-                    f.write(chunk)
-        _pad(f, align)
+        at = 0
+        for f, shard in zip(writer.fout, writer.tensors):
+            k = len(shard)
+            _write_data(f, tensors[at:at + k], sizes[at:at + k], writer.data_alignment, pool, rng, threads)
+            at += k
         writer.close()
-        tmp.replace(out)
+        if not split_bytes:
+            tmp.replace(out)
+            files = [out]
     except BaseException:
         writer.close()
-        tmp.unlink(missing_ok=True)
+        for p in files:
+            p.unlink(missing_ok=True)
         raise
-    tok_json = out.with_name(out.name.removesuffix(".gguf") + ".tokenizer.json")
+    if split_bytes and len(files) > 1:
+        out = files[0]
+        notes.append(f"{len(files)} shards: {', '.join(p.name for p in files)} (give llama.cpp the first)")
+    tok_json = files[0].with_name(SHARD.sub("", files[0].name).removesuffix(".gguf") + ".tokenizer.json")
     try:
         from servemark.models.gguf_tokenizer import write_tokenizer_json
 
@@ -359,10 +441,10 @@ def write_gguf(spec: ArchSpec, out: Path, dtype: str = "f16", vocab: str | None 
         notes.append(f"prompt tokenizer {tok_json.name} (set model.tokenizer to it)")
     except ServemarkError as exc:
         notes.append(f"no tokenizer.json: {exc}")
-    res = SynthResult(str(out), "gguf", dtype, sum(t.numel for t in tensors), wbytes, out.stat().st_size,
+    res = SynthResult(str(out), "gguf", dtype, sum(t.numel for t in tensors), wbytes, sum(p.stat().st_size for p in files),
                       round(time.perf_counter() - t0, 2), f"{vocab_path.name} (llama.cpp vocab-only GGUF)",
                       spec.to_dict(), notes)
-    _write_provenance(out.with_name(out.name + ".synth.json"), res, seed)
+    _write_provenance(files[0].with_name(SHARD.sub("", files[0].name) + ".synth.json"), res, seed)
     return res
 
 
@@ -382,7 +464,8 @@ def default_out(spec: ArchSpec, fmt: str, dtype: str) -> Path:
 
 def synth(config: str, fmt: str = "gguf", out: Path | None = None, dtype: str | None = None,
           vocab: str | None = None, tokenizer: Path | None = None, seed: int = 0,
-          weights: bool = True, memory: tuple[int, str] | None = None) -> SynthResult:
+          weights: bool = True, memory: tuple[int, str] | None = None, threads: int = 1,
+          split_gb: float = 0) -> SynthResult:
     from servemark.models.arch import load_spec
 
     spec = load_spec(config)
@@ -393,7 +476,7 @@ def synth(config: str, fmt: str = "gguf", out: Path | None = None, dtype: str | 
     if fmt == "gguf":
         if not weights:
             raise ServemarkError("--no-weights applies to --format hf (for --load-format dummy)")
-        return write_gguf(spec, out, dtype, vocab, seed, memory=memory)
+        return write_gguf(spec, out, dtype, vocab, seed, memory=memory, threads=threads, split_gb=split_gb)
     from servemark.models.synth_hf import write_hf
 
     return write_hf(spec, out, dtype, tokenizer, seed, weights, memory=memory)

@@ -30,7 +30,7 @@ ALIASES = {
     "meta-llama/llama-3.1-70b-instruct": "llama-3.1-70b", "llama-3.3-70b-instruct": "llama-3.3-70b",
     "meta-llama/llama-3.3-70b-instruct": "llama-3.3-70b", "llama70b": "llama-3.3-70b",
     "gptoss": "gpt-oss-120b", "openai/gpt-oss-120b": "gpt-oss-120b",
-    "qwen3-235b": "qwen3-235b-a22b", "qwen/qwen3-235b-a22b": "qwen3-235b-a22b",
+    "qwen3-235b": "qwen3-235b-a22b", "qwen/qwen3-235b-a22b": "qwen3-235b-a22b", "qwen/qwen3-30b-a3b": "qwen3-30b-a3b",
     "gemma3-270m": "gemma-3-270m", "google/gemma-3-270m": "gemma-3-270m", "gemma-3-270m-it": "gemma-3-270m",
 }
 
@@ -43,6 +43,7 @@ PUBLISHED = {
     "llama-3.3-70b": {"total": 70.6},
     "gpt-oss-120b": {"total": 116.8, "active": 5.13},
     "qwen3-235b-a22b": {"total": 235.0, "active": 22.0},
+    "qwen3-30b-a3b": {"total": 30.5, "active": 3.3},
     "gemma-3-270m": {"total": 0.268},
 }
 

@@ -25,15 +25,15 @@ def parse_recipe(data: Any, source: str = "<recipe>") -> Recipe:
     try:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
+        # every problem at once, one line each naming file and key: fix them all in one edit
         errs = exc.errors()
-        first = errs[0]
-        msg = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            msg = "unknown key"
-        union_alt = sum(1 for e in errs if any(isinstance(p, str) and p.startswith("literal[") for p in e["loc"]))
-        rest = exc.error_count() - 1 - union_alt  # "or the word adaptive" is no second mistake
-        more = f" (and {rest} more)" if rest > 0 else ""
-        raise ServemarkError(f"{source}: {_loc(first['loc'])}: {msg}{more}") from None
+        # a union's "or the word adaptive" alternative is no second mistake: leave it out
+        alt = [e for e in errs if any(isinstance(p, str) and p.startswith("literal[") for p in e["loc"])]
+        lines = []
+        for err in [e for e in errs if e not in alt] or errs:
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+            lines.append(f"{source}: {_loc(err['loc'])}: {msg}")
+        raise ServemarkError("\n".join(dict.fromkeys(lines))) from None
     check_engine(recipe, source)
     return recipe
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from servemark.metrics.summarize import DEFAULT_MAX_FAILURE_RATE
 
@@ -322,6 +322,32 @@ class AdaptiveSpec(Strict):
         return self
 
 
+class CeilingSpec(Strict):
+    """``ceiling:``: the engine's own offline benchmark at the sweep's batches (docs/ceiling.md).
+
+    Present in a recipe, ``servemark run`` measures it after each layout's served points (the
+    server stopped, so the two never share the machine); ``servemark ceiling RECIPE`` measures only it.
+    """
+
+    batches: list[int] | None = None
+    """Batch sizes; null: the recipe's concurrencies (a ceiling per served point)."""
+    rounds: int = Field(default=2, ge=1)
+    """vLLM: prompts per batch size = batch x rounds (the engine keeps ``batch`` in flight)."""
+    warmup: bool = True
+    """vLLM: one batch of warm-up prompts before the timed ones (llama.cpp and SGLang warm up themselves)."""
+    args: dict[str, ArgValue] = Field(default_factory=dict)
+    """Extra flags for the benchmark tool, after servemark's (``null`` drops an engine arg it inherited)."""
+    timeout_s: float = Field(default=1800.0, gt=0)
+    """Wall-clock limit for one benchmark command."""
+
+    @field_validator("batches")
+    @classmethod
+    def _positive_unique(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (not v or any(b < 1 for b in v) or len(set(v)) != len(v)):
+            raise ValueError(f"batches must be unique integers >= 1, got {v}")
+        return v
+
+
 class Recipe(Strict):
     name: str = Field(min_length=1)
     description: str = ""
@@ -332,9 +358,14 @@ class Recipe(Strict):
     precision: str = "bf16"
     layouts: list[Layout] = Field(default_factory=lambda: [Layout()], min_length=1)
     scenarios: list[Scenario] = Field(min_length=1)
-    concurrency: list[int] | Literal["adaptive"] = Field(min_length=1)
-    """Concurrencies to measure, or ``adaptive``: chosen while sweeping within ``adaptive``'s bounds."""
+    concurrency: list[int] | Literal["adaptive"] = Field(default_factory=list)
+    """Closed-loop points: this many requests in flight, or ``adaptive``: concurrencies chosen
+    while sweeping within ``adaptive``'s bounds."""
     adaptive: AdaptiveSpec = Field(default_factory=AdaptiveSpec)
+    rates: list[float] = Field(default_factory=list)
+    """Open-loop points: mean request arrivals per second (beside or instead of ``concurrency``)."""
+    arrival: Literal["poisson", "gamma", "constant"] = "poisson"
+    """Arrival process of ``rates`` points."""
     trials: int = Field(default=1, ge=1)
     """Measurement windows per point (each stored in ``trials``; the point is their mean with a
     t-interval). One trial gets a bootstrap-over-requests interval (docs/metrics.md "Intervals")."""
@@ -348,6 +379,8 @@ class Recipe(Strict):
     """A point with more failed requests than this share is flagged ``too_many_failures``."""
     evals: EvalsSpec | None = None
     """Accuracy gates (GSM8K, reference agreement); see docs/evals.md."""
+    ceiling: CeilingSpec | None = None
+    """The engine ceiling (engine's offline benchmark) measured with the sweep; see docs/ceiling.md."""
 
     @field_validator("concurrency", mode="before")
     @classmethod
@@ -356,16 +389,18 @@ class Recipe(Strict):
             raise ValueError(f"a list of concurrencies or the word adaptive, not {v!r}")
         return v
 
-    @field_validator("concurrency")
+    @field_validator("concurrency", "rates")
     @classmethod
-    def _positive_unique(cls, v: list[int] | str) -> list[int] | str:
+    def _positive_unique(cls, v: list | str, info: ValidationInfo) -> list | str:
         if isinstance(v, str):
             return v
         for c in v:
-            if c < 1:
+            if info.field_name == "concurrency" and c < 1:
                 raise ValueError(f"concurrency values must be >= 1, got {c}")
+            if c <= 0:
+                raise ValueError(f"{info.field_name} values must be > 0, got {c}")
         if len(set(v)) != len(v):
-            raise ValueError("concurrency values must be unique")
+            raise ValueError(f"{info.field_name} values must be unique")
         return v
 
     @property
@@ -378,7 +413,15 @@ class Recipe(Strict):
     @property
     def max_concurrency(self) -> int:
         """The most requests in flight the sweep may send (engines size their batch for it)."""
-        return self.adaptive.max if self.concurrency == "adaptive" else max(self.concurrency)
+        if self.concurrency == "adaptive":
+            return self.adaptive.max
+        return max([*self.concurrency, *(max(1, math.ceil(r)) for r in self.rates)])
+
+    @model_validator(mode="after")
+    def _some_load(self) -> "Recipe":
+        if not (self.concurrency or self.rates):
+            raise ValueError("concurrency: give concurrency values or rates")
+        return self
 
     @model_validator(mode="after")
     def _gpus_cover_layout(self) -> "Recipe":

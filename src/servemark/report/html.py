@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from servemark.numfmt import fixed, plain
 from servemark.point import Point
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
@@ -97,11 +98,12 @@ def frontier_svg(points: list[Point], frontier_ids: set[str], bands: dict[str, d
         for p in gp:
             on = p.point_id in frontier_ids
             yiv = _iv(p, "tput_per_gpu")
-            ci = f" ({p.interval_level or 0.95:.0%} CI {yiv[0]:.1f}..{yiv[1]:.1f}, {p.interval_method}, {p.trials} trial(s))" if yiv else ""
-            tip = e(f"{key}\nconc {p.conc}, TP{p.tp}: {p.tput_per_gpu:.1f} tok/s/GPU{ci} at {p.median_intvty:.1f} tok/s/user")
+            ci = (f" ({p.interval_level or 0.95:.0%} CI {plain(yiv[0], '.1f')}..{plain(yiv[1], '.1f')}, "
+                  f"{p.interval_method}, {p.trials} trial(s))") if yiv else ""
+            tip = e(f"{key}\n{load_label(p, long=True)}, TP{p.tp}: {p.tput_per_gpu:.1f} tok/s/GPU{ci} at {p.median_intvty:.1f} tok/s/user")
             out.append(f'<circle cx="{sx(p.median_intvty):.1f}" cy="{sy(p.tput_per_gpu):.1f}" r="{5 if on else 3.5}" '
                        f'fill="{c if on else "white"}" stroke="{c}" stroke-width="1.5"><title>{tip}</title></circle>'
-                       f'<text x="{sx(p.median_intvty) + 7:.1f}" y="{sy(p.tput_per_gpu) - 6:.1f}" fill="{c}" font-size="10">c{p.conc}</text>')
+                       f'<text x="{sx(p.median_intvty) + 7:.1f}" y="{sy(p.tput_per_gpu) - 6:.1f}" fill="{c}" font-size="10">{e(load_label(p))}</text>')
         ly = MT + 14 + 18 * i
         out.append(f'<rect x="{W - MR + 12}" y="{ly - 9}" width="10" height="10" fill="{c}"/>'
                    f'<text x="{W - MR + 27}" y="{ly}" font-size="11">{e(key)}</text>')
@@ -109,16 +111,23 @@ def frontier_svg(points: list[Point], frontier_ids: set[str], bands: dict[str, d
     return "".join(out)
 
 
+def load_label(p: Point, long: bool = False) -> str:
+    """A point's load: ``c4`` / ``conc 4`` closed loop, ``r2/s`` / ``rate 2/s`` open loop."""
+    if p.request_rate is not None:
+        return f"rate {fixed(p.request_rate, 3)}/s" if long else f"r{fixed(p.request_rate, 3)}/s"
+    return f"conc {p.conc}" if long else f"c{p.conc}"
+
+
 def _cell(v: object, spec: str = "", scale: float = 1.0) -> str:
     if v is None or v == "":
         return "-"
     if isinstance(v, float):
-        return format(v * scale, spec or ".3g")
+        return plain(v * scale, spec or ".3g")
     return html.escape(str(v))
 
 
 COLUMNS = [
-    ("conc", "conc", "", 1.0), ("tput_per_gpu", "tok/s/GPU", ".1f", 1.0), ("output_tput_per_gpu", "out tok/s/GPU", ".1f", 1.0),
+    ("load", "conc / rate", "", 1.0), ("tput_per_gpu", "tok/s/GPU", ".1f", 1.0), ("output_tput_per_gpu", "out tok/s/GPU", ".1f", 1.0),
     ("median_intvty", "tok/s/user", ".1f", 1.0), ("median_ttft", "TTFT p50 (ms)", ".0f", 1e3),
     ("p99_ttft", "TTFT p99 (ms)", ".0f", 1e3), ("median_tpot", "TPOT p50 (ms)", ".1f", 1e3),
     ("median_itl", "ITL p50 (ms)", ".1f", 1e3), ("median_e2el", "E2EL p50 (s)", ".2f", 1.0),
@@ -129,7 +138,30 @@ COLUMNS = [
 def ci_text(p: Point, name: str, spec: str = ".1f", scale: float = 1.0) -> str:
     """``lo..hi`` of a point's interval of ``name`` (``-`` without one)."""
     iv = _iv(p, name)
-    return "-" if iv is None else f"{iv[0] * scale:{spec}}..{iv[1] * scale:{spec}}"
+    return "-" if iv is None else f"{plain(iv[0] * scale, spec)}..{plain(iv[1] * scale, spec)}"
+
+
+def levels_section(points: list[Point]) -> str:
+    """The three-level table (speed of light -> engine ceiling -> served) with the ratios, when any
+    point has a ceiling or a SOL figure; else nothing (docs/ceiling.md)."""
+    from servemark.report.table import LEVEL_COLUMNS, has_levels
+
+    if not has_levels(points):
+        return ""
+    e = html.escape
+    head = "<th>series</th>" + "".join(f"<th title=\"{e(tip)}\">{e(label.replace(chr(10), ' '))}</th>"
+                                       for _, label, _, tip in LEVEL_COLUMNS)
+    rows = []
+    for p in sorted(points, key=lambda p: (series_key(p), p.isl, p.osl, p.conc)):
+        cells = "".join(f"<td>{_cell(getattr(p, k), spec)}</td>" for k, _, spec, _ in LEVEL_COLUMNS)
+        rows.append(f"<tr><td class=\"l\">{e(series_key(p))}</td>{cells}</tr>")
+    return ("<h2>Where the throughput goes: speed of light → engine ceiling → served</h2>"
+            "<p class=\"sub\">Speed of light: the hardware bound (servemark sol check). Engine ceiling: the engine's "
+            "own offline benchmark at batch = concurrency, same model, build, layout and lengths, no server "
+            "(servemark ceiling). Served: what the load generator measured through the API. Ratios: served ÷ "
+            "ceiling is what serving keeps of the engine's throughput; ceiling ÷ SOL how close the kernels come to "
+            "the hardware. Definitions: docs/metrics.md.</p>"
+            f"<table class=\"levels\"><tr>{head}</tr>{''.join(rows)}</table>")
 
 
 def render(points: list[Point], frontier_ids: set[str], title: str, subtitle: str = "",
@@ -140,8 +172,9 @@ def render(points: list[Point], frontier_ids: set[str], title: str, subtitle: st
             + "".join(f"<th>{e(label)}</th>" for _, label, _, _ in COLUMNS[4:])
             + "<th>trials</th><th>interval</th><th>series</th><th>frontier</th><th>flags</th>")
     rows = []
-    for p in sorted(points, key=lambda p: (series_key(p), p.conc)):
-        cell = [f"<td>{_cell(getattr(p, k), spec, sc)}</td>" for k, _, spec, sc in COLUMNS]
+    for p in sorted(points, key=lambda p: (series_key(p), p.request_rate is not None, p.conc, p.request_rate or 0)):
+        cell = [f"<td>{_cell(load_label(p, long=True) if k == 'load' else getattr(p, k), spec, sc)}</td>"
+                for k, _, spec, sc in COLUMNS]
         cells = ("".join(cell[:2]) + f"<td>{e(ci_text(p, 'tput_per_gpu'))}</td>" + "".join(cell[2:4])
                  + f"<td>{e(ci_text(p, 'median_intvty'))}</td>" + "".join(cell[4:])
                  + f"<td>{p.trials}</td><td>{e(p.interval_method or '-')}</td>")
@@ -154,13 +187,14 @@ def render(points: list[Point], frontier_ids: set[str], title: str, subtitle: st
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <style>body{{font-family:sans-serif;margin:24px;color:#222}}table{{border-collapse:collapse;font-size:13px}}
 td,th{{border:1px solid #ddd;padding:3px 7px;text-align:right}}th{{background:#f4f4f4}}
-td:nth-last-child(-n+3){{text-align:left}}.sub{{color:#666}}</style></head><body>
+td:nth-last-child(-n+3){{text-align:left}}table.levels td{{text-align:right}}table.levels td.l{{text-align:left}}.sub{{color:#666}}</style></head><body>
 <h1>{e(title)}</h1><p class="sub">{e(subtitle)}</p>
 <h2>Throughput per GPU vs interactivity</h2>
 <p class="sub">Filled points and lines: the Pareto frontier (no other point has both higher throughput and higher interactivity).
 Bars: each point's {_level(points)} confidence interval; shaded: the frontier's confidence band ({_band_methods(bands)}; docs/metrics.md "Trials and intervals").</p>
 {frontier_svg(points, frontier_ids, bands)}
 <h2>Points</h2><table><tr>{head}</tr>{''.join(rows)}</table>
+{levels_section(points)}
 <h2>Provenance</h2><table><tr><th>run</th><th>engine version</th><th>servemark git</th><th>host</th><th>CPU</th><th>GPU</th></tr>{prov_rows}</table>
 <p class="sub">Definitions: docs/metrics.md. Generated by servemark.</p>
 </body></html>"""

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from servemark.cli_options import DB_OPTION, db_path, json_option
 from servemark.errors import ServemarkError
+from servemark.numfmt import fixed
 from servemark.store import Store
 
 app = typer.Typer(help="Speed of light: hardware catalogue, four-resource breakdown, SOL frontiers, measured / SOL.",
@@ -30,6 +31,19 @@ out = Console()
 JSON_OPT = json_option("Print JSON instead of a table.")
 
 
+def _precision(value: str) -> str:
+    from servemark.sol.precision import check_precision
+
+    try:
+        return check_precision(value)
+    except Exception as exc:  # ServemarkError -> a usage error naming the option (exit 2)
+        raise typer.BadParameter(str(exc)) from None
+
+
+PRECISION = typer.Option("fp8", "--precision", callback=_precision,
+                         help="Weight precision: fp4, fp8, int8, bf16, fp16, fp32 (aliases nvfp4, mxfp4, e4m3, ...).")
+
+
 def _print_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, default=str))
 
@@ -39,7 +53,7 @@ def _table(title: str, cols: list[str], rows: list[list[Any]]) -> None:
     for c in cols:
         t.add_column(c, justify="right" if c not in ("name", "layout", "resource", "note", "hardware", "key", "binding") else "left")
     for r in rows:
-        t.add_row(*[("" if v is None else (f"{v:,.4g}" if isinstance(v, float) else str(v))) for v in r])
+        t.add_row(*[("" if v is None else (fixed(v, 4, grouping=True) if isinstance(v, float) else str(v))) for v in r])
     out.print(t)
 
 
@@ -83,7 +97,7 @@ def model_cmd(model: str = typer.Argument(..., help="Shipped name (e.g. deepseek
 @app.command("breakdown")
 def breakdown_cmd(
     model: str = typer.Argument(...), hardware: str = typer.Argument(...),
-    precision: str = typer.Option("fp8", "--precision"), phase: str = typer.Option("decode", "--phase"),
+    precision: str = PRECISION, phase: str = typer.Option("decode", "--phase"),
     isl: int = typer.Option(1024, "--isl"), osl: int = typer.Option(1024, "--osl"),
     batch: int = typer.Option(1, "--batch", help="prefill: prompts; decode: sequences in the step"),
     kv_len: int = typer.Option(None, "--kv-len", help="decode: cached tokens per sequence (default isl + osl)"),
@@ -101,7 +115,7 @@ def breakdown_cmd(
     _table(f"{b.phase} {b.model} on {b.n_gpu}x {b.hardware} {b.precision} ({b.mode} mode)",
            ["resource", "amount", "unit", "time_ms", "note"],
            [[r.name, r.amount, r.unit, None if r.time_s is None else r.time_s * 1e3, r.note] for r in b.rows])
-    out.print(f"binding: [bold]{b.binding}[/]; " + ", ".join(f"{k} {v:.3g}" for k, v in b.ratios.items()))
+    out.print(f"binding: [bold]{b.binding}[/]; " + ", ".join(f"{k} {fixed(v, 3)}" for k, v in b.ratios.items()))
     for f in b.flags:
         out.print(f"  ! {f}")
 
@@ -109,7 +123,7 @@ def breakdown_cmd(
 @app.command("frontier")
 def frontier_cmd(
     model: str = typer.Argument(...), hardware: str = typer.Argument(...),
-    precision: str = typer.Option("fp8", "--precision"), isl: int = typer.Option(1024, "--isl"),
+    precision: str = PRECISION, isl: int = typer.Option(1024, "--isl"),
     osl: int = typer.Option(1024, "--osl"), kind: str = typer.Option("strict", "--kind", help="strict or calibrated"),
     gpus: str = typer.Option("", "--gpus", help="Comma-separated GPU counts per instance (default: 1..scale-up domain)."),
     no_mtp: bool = typer.Option(False, "--no-mtp", help="Leave speculative decoding out."),

@@ -11,6 +11,17 @@ and host provenance). :func:`import_dataset` puts it in a results store with, pe
   step of batch ``conc`` must read the weights once plus every sequence's KV cache (at ISL + OSL/2
   tokens) from HBM: tok/s/user <= HBM bandwidth ÷ those bytes; and measured median tok/s/user ÷ it.
 
+* ``extra.sol_calibrated_tput_per_gpu`` / ``extra.sol_calibrated_fraction``: the calibrated SOL
+  model (fitted on InferenceX rows only, so these points are held out) at the point's median
+  interactivity on its own layout, and measured ÷ that; ``extra.calibrated_pred_tput_per_gpu`` /
+  ``extra.calibrated_pred_intvty``: what it predicts at the point's own concurrency;
+* ``extra.ceiling_*`` (when the dataset has ``ceiling.jsonl``): the engine ceiling, llama.cpp's
+  own ``llama-batched-bench`` at the same ISL, OSL and batch = concurrency, no server in the way
+  (see :func:`ceiling_overlay`).
+
+Every per-GPU figure divides by the point's ``gpu_count`` (tp x pp: 2 for the 2-GPU sweeps), and
+the strict SOL and decode bound use that many GPUs.
+
 Synthesised models are judged as the architecture they copy (``llama-3.1-8b-synth`` -> the shipped
 ``llama-3.1-8b`` spec): same shapes, same bytes. FP16 reads as many bytes as BF16 and runs at the
 same tensor-core rate on Hopper.
@@ -25,8 +36,12 @@ from typing import Any
 from servemark.errors import ServemarkError
 from servemark.point import Point
 
-SPEC_OF = {"llama-3.1-8b-synth": "llama-3.1-8b"}
+SPEC_OF = {"llama-3.1-8b-synth": "llama-3.1-8b", "llama-3.1-70b-synth": "llama-3.1-70b",
+           "qwen3-30b-a3b-synth": "qwen3-30b-a3b"}
 """Synthesised model name -> the shipped SOL model spec whose shapes it copies."""
+
+CEILING_FILE = "ceiling.jsonl"
+"""``llama-batched-bench --output-format jsonl`` at the sweep's lengths and batch sizes."""
 
 
 def data_root() -> Path:
@@ -84,6 +99,80 @@ def sol_overlay(points: list[Point]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def load_ceiling(folder: Path) -> dict[tuple[int, int, int], dict[str, Any]]:
+    """``(ISL, OSL, batch)`` -> one ``llama-batched-bench`` row of the dataset's ``ceiling*.jsonl``."""
+    import json
+
+    rows: dict[tuple[int, int, int], dict[str, Any]] = {}
+    for f in sorted(folder.glob("ceiling*.jsonl")):
+        for n, line in enumerate(f.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+                rows[(int(r["pp"]), int(r["tg"]), int(r["pl"]))] = r
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ServemarkError(f"{f}:{n}: not a llama-batched-bench jsonl row ({exc})") from None
+    return rows
+
+
+def ceiling_overlay(points: list[Point], rows: dict[tuple[int, int, int], dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per point_id: the engine ceiling at the point's ISL, OSL and batch = conc, and served ÷ it.
+
+    ``llama-batched-bench`` prefills every sequence, then decodes them all in lock-step: the
+    kernels' best case for that batch, with no HTTP, scheduling or sampling in the way.
+
+    * ``ceiling_tput_per_gpu``: ``B x (ISL + OSL) / (t_prefill + t_decode)`` ÷ GPUs, the same
+      definition of throughput as the served ``tput_per_gpu``; ``served_over_ceiling`` = served ÷ it;
+    * ``ceiling_output_tok_s``: decode tokens/s at batch B (``S_TG``), against the served output
+      tokens/s (``output_tput_per_gpu`` x GPUs): ``served_output_over_ceiling``;
+    * ``ceiling_intvty``: ``S_TG / B``, one sequence's decode rate, against median tok/s/user.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for p in points:
+        r = rows.get((p.isl, p.osl, p.conc))
+        if r is None:
+            continue
+        gpus = max(1, p.gpu_count)
+        d = {"ceiling_tput_per_gpu": float(r["speed"]) / gpus, "ceiling_output_tok_s": float(r["speed_tg"]),
+             "ceiling_intvty": float(r["speed_tg"]) / int(r["pl"]),
+             "ceiling_source": f"llama-batched-bench -npp {r['pp']} -ntg {r['tg']} -npl {r['pl']} "
+                               f"(n_kv_max {r.get('n_kv_max')}, flash_attn {r.get('flash_attn')})"}
+        if p.tput_per_gpu:
+            d["served_over_ceiling"] = p.tput_per_gpu / d["ceiling_tput_per_gpu"]
+        if p.output_tput_per_gpu:
+            d["served_output_over_ceiling"] = p.output_tput_per_gpu * gpus / d["ceiling_output_tok_s"]
+        if p.median_intvty:
+            d["intvty_over_ceiling"] = p.median_intvty / d["ceiling_intvty"]
+        out[p.point_id] = d
+    return out
+
+
+def calibrated_overlay(points: list[Point]) -> dict[str, dict[str, Any]]:
+    """Per point_id: the calibrated SOL model's figures for the point (it was not fitted on them)."""
+    from servemark.sol.calibrate import load_fitted, predict_at_conc
+    from servemark.sol.layout import DEFAULT_CALIBRATED
+    from servemark.sol.measured import fractions, from_point, supported
+
+    configs = [dataclasses.replace(from_point(p), model=SPEC_OF.get(p.model, p.model)) for p in points]
+    out: dict[str, dict[str, Any]] = {p.point_id: {} for p in points}
+    for f in fractions(configs, "calibrated"):
+        if f.sol_tput_per_gpu:
+            out[f.point_id].update(sol_calibrated_tput_per_gpu=f.sol_tput_per_gpu, sol_calibrated_fraction=f.fraction)
+    ok = [c for c in configs if not supported(c)]
+    if ok:
+        try:
+            t, i, _ = predict_at_conc(ok, load_fitted() or DEFAULT_CALIBRATED)
+        except Exception as exc:  # noqa: BLE001 - a layout the estimate cannot place: say so, keep the point
+            for c in ok:
+                out[c.point_id]["calibrated_pred_note"] = str(exc)[:200]
+        else:
+            for c, tv, iv in zip(ok, t, i):
+                if tv == tv and iv == iv:  # not NaN: the layout fits
+                    out[c.point_id].update(calibrated_pred_tput_per_gpu=float(tv), calibrated_pred_intvty=float(iv))
+    return out
+
+
 def import_dataset(store: Any, folder: Path) -> int:
     """Add one dataset's runs, points (with the SOL overlay in ``extra``), and its 1-GPU SOL frontier."""
     from servemark.sol.frontier import default_layouts, sol_frontier
@@ -95,10 +184,11 @@ def import_dataset(store: Any, folder: Path) -> int:
     points = load_points(folder)
     if not points:
         raise ServemarkError(f"{folder / 'points.parquet'}: no points")
-    overlay = sol_overlay(points)
+    overlays = (sol_overlay(points), calibrated_overlay(points), ceiling_overlay(points, load_ceiling(folder)))
     for p in points:
         p.extra = dict(p.extra or {})
-        p.extra.update(overlay.get(p.point_id, {}))
+        for overlay in overlays:
+            p.extra.update(overlay.get(p.point_id, {}))
         p.extra["dataset"] = folder.name
         p.source_file = p.source_file or f"data/gpu/{folder.name}"
     for run in _rows(folder / "runs.parquet") if (folder / "runs.parquet").is_file() else []:

@@ -30,6 +30,20 @@ BYTES_PER_PARAM = {
 }
 
 
+KNOWN_PRECISIONS = ("fp4", "fp8", "int8", "bf16", "fp16", "fp32")
+"""Precision labels the SOL model knows (after aliases: nvfp4/mxfp4 -> fp4, e4m3 -> fp8, ...)."""
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` if the SOL model knows it (aliases accepted), else an error listing the valid ones."""
+    from servemark.errors import ServemarkError
+
+    if _norm_precision(precision) not in KNOWN_PRECISIONS:
+        raise ServemarkError(f"unknown precision {precision!r}; known: {', '.join(KNOWN_PRECISIONS)} "
+                             "(aliases: nvfp4, mxfp4, e4m3, bfloat16, float16, ...)")
+    return precision
+
+
 @dataclass(frozen=True)
 class PrecisionProfile:
     """Bytes per parameter for each tensor class, and per cached token per layer."""

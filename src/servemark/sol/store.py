@@ -70,4 +70,8 @@ def write_fractions(store, fractions: Iterable[Fraction]) -> int:
         rows.append(dict(zip(FRACTION_COLUMNS, [
             f.point_id, f.kind, f.sol_tput_per_gpu, frac, note, f.layout,
             c.intvty if c else None, c.tput_per_gpu if c else None, c.hardware if c else None, now])))
-    return store.upsert_rows("sol_point_fractions", rows, FRACTION_COLUMNS, ("point_id", "kind"))
+    n = store.upsert_rows("sol_point_fractions", rows, FRACTION_COLUMNS, ("point_id", "kind"))
+    from servemark.ceiling import levels
+
+    levels.refresh(store)  # the points' sol_tput_per_gpu and ratios (docs/ceiling.md)
+    return n

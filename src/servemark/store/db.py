@@ -160,6 +160,17 @@ class Store:
     def runs(self) -> list[dict[str, Any]]:
         return self.query("SELECT * FROM runs ORDER BY started_at")
 
+    def delete_run(self, run_id: str) -> int:
+        """Remove a run row and its points in one transaction; the number of points removed.
+
+        Rows other stages keyed by point (SOL fractions, evals) are theirs to keep or drop.
+        """
+        with self.transaction():
+            n = int(self.con.execute("SELECT count(*) FROM points WHERE run_id = ?", [run_id]).fetchone()[0])
+            self.con.execute("DELETE FROM points WHERE run_id = ?", [run_id])
+            self.con.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+        return n
+
     # points -------------------------------------------------------------------------------
     def add_point(self, point: Point) -> None:
         """Write one point now, in its own transaction."""
@@ -221,6 +232,10 @@ class Store:
         cur = self.con.execute(sql, params or [])
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """The result as an Arrow table (exports, the Python API's DataFrames)."""
+        return self.con.sql(sql, params=params or None).to_arrow_table()
 
     def fetchnumpy(self, sql: str, params: list[Any] | None = None) -> dict[str, np.ndarray]:
         """The result as one numpy array per column."""

@@ -37,7 +37,8 @@ def identity(recipe: Recipe, pp: PlannedPoint, trial: int = 0, rhash: str | None
         "engine": eng,
         "layout": plain["layout"],
         "scenario": plain["scenario"],
-        "load": {"conc": pp.conc},
+        # closed-loop ids stay as they were; an open-loop point adds its rate
+        "load": {"conc": pp.conc} if pp.rate is None else {"conc": pp.conc, "rate": pp.rate},
         "trial": trial,
     }
 

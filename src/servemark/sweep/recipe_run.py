@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from servemark.ceiling import levels
 from servemark.engines import RenderContext, adapter_for
 from servemark.errors import ServemarkError
 from servemark.evals import run_recipe_evals
@@ -40,7 +41,8 @@ from servemark.sweep.identity import planned_ids
 from servemark.sweep.provenance import host_info
 from servemark.telemetry.energy import EnergyMeter, apply_to_point
 from servemark.executors.runtime import Runtime, resolve_runtime
-from servemark.workload.random_tokens import RandomPromptBuilder, load_tokenizer
+from servemark.workload.random_tokens import RandomPromptBuilder
+from servemark.workload.tokenizer import SERVER, open_tokenizer
 
 
 @dataclass
@@ -52,6 +54,8 @@ class SweepOptions:
     workers: int = 1
     endpoint: str | None = None
     """Measure a server that is already running at this base URL instead of starting the engine."""
+    kind: str = "sweep"
+    """The run row's kind: ``sweep`` (a recipe), ``external`` (``servemark bench`` of a running server)."""
     resume: str | None = None
     """Continue this run (``latest``: the newest unfinished run of the recipe), measuring only missing points."""
     run_id: str | None = None
@@ -87,6 +91,10 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         raise ServemarkError(f"--layout {opts.layouts}: the recipe has layouts 0..{len(recipe.layouts) - 1}")
     adapter = adapter_for(recipe.engine.name)
     rt = resolve_runtime(recipe, start_engine=opts.endpoint is None)
+    if recipe.ceiling is not None:
+        _check_ceiling(recipe)
+    if opts.endpoint:  # a run is recorded only once its endpoint answered
+        check_endpoint(opts.endpoint, opts.api_key)
     rhash = recipe_hash(recipe)
     with Store(opts.db) as store:
         state = resume.resolve(store, recipe, rhash, new_run_id(recipe), opts.resume, opts.run_id)
@@ -100,7 +108,7 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     host = host_info()
     result = SweepResult(run_id=run_id, run_dir=run_dir)
     run_row = {
-        "run_id": run_id, "name": recipe.name, "kind": "sweep", "started_at": _now(), "status": "running",
+        "run_id": run_id, "name": recipe.name, "kind": opts.kind, "started_at": _now(), "status": "running",
         "run_dir": str(run_dir), "recipe_hash": rhash, "recipe": json.dumps(resolved),
         "engine": recipe.engine.name, "engine_version": rt.engine_version, **host,
     }
@@ -119,6 +127,8 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
             todo = [p for p in left if p.layout_index == li]
             _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console, result.points, ids,
                         next_index)
+            if recipe.ceiling is not None and opts.endpoint is None:
+                _measure_ceiling(recipe, li, recipe.layouts[li], rt, run_id, run_dir, opts, console)
     except KeyboardInterrupt:
         result.status = "interrupted"
         raise
@@ -131,6 +141,7 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         run_row.update(status=result.status, finished_at=_now())
         with Store(opts.db) as store:
             store.upsert_run(run_row)
+            levels.refresh(store, "run_id = ?", [run_id])  # ceilings and SOL measured before this run
         console.print(f"{len(result.points)} point(s) stored in {opts.db} (run {run_id}, {result.status})")
     return result
 
@@ -157,22 +168,26 @@ def _run_layout(
     if opts.endpoint:
         launches = [_external(opts.endpoint, launches[-1])]
         servers = []
-    builder = RandomPromptBuilder(load_tokenizer(rt.tokenizer_path), seed=recipe.seed)
+    front = launches[-1]
+    base_url = opts.endpoint.rstrip("/") if opts.endpoint else front.base_url
+    if rt.tokenizer_path != SERVER:  # a missing local or hub tokenizer fails before an engine starts
+        builder, tok_label = _prompt_builder(rt.tokenizer_path, base_url, front.served_model, opts, recipe.seed)
     meter = EnergyMeter()
     done_before = len(out)
     try:
         for srv in servers:
             _start(srv, recipe.engine.startup_timeout_s, console)
-        front = launches[-1]
-        base_url = opts.endpoint.rstrip("/") if opts.endpoint else front.base_url
+        if rt.tokenizer_path == SERVER:
+            builder, tok_label = _prompt_builder(SERVER, base_url, front.served_model, opts, recipe.seed)
         meter.start()
         ctx_point = _PointContext(recipe, layout, launches, rt, opts, run_id, run_dir, rhash, host, console,
-                                  base_url, front.served_model, builder, meter, servers, ids)
+                                  base_url, front.served_model, builder, tok_label, meter, servers, ids)
         for sc_todo in _by_scenario(todo):
             first = [_measure_point(ctx_point, pp) for pp in sc_todo]
             out.extend(first)
             if recipe.concurrency == "adaptive":
-                out.extend(_adaptive_rest(ctx_point, sc_todo[0], first, next_index))
+                closed = [p for p in first if p.request_rate is None]  # adaptive steers concurrency only
+                out.extend(_adaptive_rest(ctx_point, sc_todo[0], closed, next_index))
         _run_evals(recipe, base_url, front.served_model, opts, run_id, out[done_before:], console)
     finally:
         meter.stop()
@@ -197,6 +212,8 @@ class _PointContext:
     base_url: str
     served_model: str
     builder: RandomPromptBuilder
+    tok_label: str
+    """The tokenizer recorded on each point."""
     meter: EnergyMeter
     servers: list[LocalServer]
     ids: dict[int, str]
@@ -232,7 +249,8 @@ def _measure_point(c: _PointContext, pp: PlannedPoint) -> Point:
         tid = identity.point_id(c.run_id, identity.point_key(recipe, pp, trial=t, rhash=c.rhash))
         spec = LoadSpec(
             base_url=c.base_url, model=c.served_model, api=recipe.api, prompts=prompts,
-            concurrency=pp.conc, num_requests=pp.num_requests, num_warmup=pp.num_warmup, mode="closed",
+            concurrency=pp.conc, num_requests=pp.num_requests, num_warmup=pp.num_warmup,
+            mode="open" if pp.rate is not None else "closed", request_rate=pp.rate, arrival=recipe.arrival,
             api_key=c.opts.api_key, workers=c.opts.workers, point_id=tid, seed=recipe.seed + t,
         )
         started = _now()
@@ -243,6 +261,7 @@ def _measure_point(c: _PointContext, pp: PlannedPoint) -> Point:
         if recipe.trials == 1:
             fields = with_request_intervals(fields, load.records, seed=recipe.seed)
         point = _make_point(recipe, pp, c.layout, c.launches, c.rt, c.run_id, tid, c.rhash, c.host, started, fields)
+        point.tokenizer = c.tok_label
         _add_energy(point, c.meter, window([r for r in load.records if not r.warmup]))
         point.extra.update(placement(c.servers))
         point.trial, point.trial_of = t, point_id
@@ -281,6 +300,37 @@ def _as_measured(p: Point) -> Measured:
     return Measured(conc=p.conc, x=p.median_intvty or 1e-9, y=p.tput_per_gpu or 0.0, y_half=half)
 
 
+def _check_ceiling(recipe: Recipe) -> None:
+    """Refuse a ``ceiling:`` the engine cannot measure before any point runs, not after."""
+    from servemark.ceiling.render import check_supported
+
+    for li, lay in enumerate(recipe.layouts):
+        try:
+            check_supported(recipe, lay)
+        except ValueError as exc:
+            raise ServemarkError(f"ceiling: layouts.{li}: {exc}") from None
+
+
+def _measure_ceiling(recipe: Recipe, li: int, layout: Any, rt: Runtime, run_id: str, run_dir: Path,
+                     opts: SweepOptions, console: Console) -> None:
+    """The layout's engine ceiling (``ceiling:``), after its server stopped: the offline benchmark
+    needs the memory and cores the server held. Rows are stored as each command finishes."""
+    from servemark.ceiling import store as ceiling_store
+    from servemark.ceiling.run import measure_layout
+
+    def write(rows: list[Any]) -> None:
+        with Store(opts.db) as store:
+            ceiling_store.write(store, rows)
+
+    measure_layout(recipe, li, layout, rt, run_id, run_dir, write, console)
+
+
+def _prompt_builder(spec: str, base_url: str, model: str, opts: SweepOptions, seed: int) -> tuple[RandomPromptBuilder, str]:
+    """The prompt builder on the tokenizer the recipe names, and the label recorded on each point."""
+    tok, label = open_tokenizer(spec, base_url, model, opts.api_key)
+    return RandomPromptBuilder(tok, seed=seed), label
+
+
 def _external(url: str, like: Any) -> Any:
     """A launch that stands for a server someone else started (nothing is started or stopped)."""
     from urllib.parse import urlparse
@@ -292,18 +342,25 @@ def _external(url: str, like: Any) -> Any:
         raise ServemarkError(f"--endpoint must be a base URL like http://127.0.0.1:8000, got {url!r}")
     lg = Launch(argv=[], host=u.hostname, port=u.port or (443 if u.scheme == "https" else 80),
                 served_model=like.served_model, name="external")
-    _check_reachable(url.rstrip("/"), lg)
     return lg
 
 
-def _check_reachable(url: str, lg: Any) -> None:
+def check_endpoint(url: str, api_key: str | None = None) -> list[str]:
+    """The model ids the server at ``url`` lists on ``/v1/models``; a clear error if it does not answer."""
     import urllib.error
     import urllib.request
 
+    if not url.startswith(("http://", "https://")):
+        raise ServemarkError(f"endpoint must be a base URL like http://127.0.0.1:8000, got {url!r}")
+    req = urllib.request.Request(url.rstrip("/") + "/v1/models")
+    if api_key:
+        req.add_header("Authorization", f"Bearer {api_key}")
     try:
-        urllib.request.urlopen(url + lg.models_path, timeout=10).close()  # noqa: S310
-    except (urllib.error.URLError, OSError) as exc:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - the user's endpoint
+            body = json.loads(resp.read() or b"{}")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
         raise ServemarkError(f"server at {url} is unreachable ({getattr(exc, 'reason', exc)})") from None
+    return [m.get("id", "") for m in body.get("data", []) if isinstance(m, dict)]
 
 
 def _start(srv: LocalServer, timeout_s: float, console: Console) -> None:
@@ -352,7 +409,7 @@ def _make_point(
         **_disagg_gpus(layout),
         precision=recipe.precision, tp=layout.tp, ep=layout.ep, dp_attention=layout.dp_attention, pp=layout.pp,
         spec_method=layout.spec_method, isl=sc.isl, osl=sc.osl, random_range_ratio=sc.random_range_ratio,
-        conc=pp.conc, scenario=sc.name or f"{sc.isl}/{sc.osl}",
+        conc=pp.conc, request_rate=pp.rate, scenario=sc.name or f"{sc.isl}/{sc.osl}",
         tokenizer=rt.tokenizer_path, seed=recipe.seed, recipe=json.dumps(recipe.model_dump(mode="json")),
         **{k: host[k] for k in ("servemark_version", "git_sha", "host", "cpu")},
     )
@@ -382,12 +439,16 @@ def _run_evals(recipe: Recipe, base_url: str, served_model: str, opts: SweepOpti
             console.print(f"eval {res}")
 
 
+def _load(p: Point) -> str:
+    return f"rate {p.request_rate:g}/s" if p.request_rate is not None else f"conc {p.conc:>4}"
+
+
 def _point_line(p: Point) -> str:
     def f(v: float | None, spec: str) -> str:
         return "-" if v is None else format(v, spec)
 
     flags = f" [yellow]{','.join(p.flags)}[/]" if p.flags else ""
     return (
-        f"[green]✓[/] conc {p.conc:>4}: {f(p.tput_per_gpu, '.1f')} tok/s/GPU, {f(p.median_intvty, '.1f')} tok/s/user, "
+        f"[green]✓[/] {_load(p)}: {f(p.tput_per_gpu, '.1f')} tok/s/GPU, {f(p.median_intvty, '.1f')} tok/s/user, "
         f"TTFT p50 {f(p.median_ttft and p.median_ttft * 1e3, '.0f')} ms, {p.completed}/{p.num_requests} ok{flags}"
     )

@@ -12,27 +12,19 @@ is exactly the target. The client's count is recorded and compared with ``usage.
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
 import numpy as np
-from tokenizers import Tokenizer
 
 from servemark.errors import ServemarkError
 from servemark.workload.prompt import Prompt
+from servemark.workload.tokenizer import TokenizerLike, load_tokenizer
+
+__all__ = ["RandomPromptBuilder", "load_tokenizer"]
 
 _WORD = re.compile(r"^(▁|Ġ)[A-Za-z]{2,12}$")
 
 
-def load_tokenizer(model_dir: str | Path) -> Tokenizer:
-    path = Path(model_dir)
-    file = path / "tokenizer.json" if path.is_dir() else path
-    if not file.is_file():
-        raise ServemarkError(f"no tokenizer.json at {path}: prompts are built with the model's own tokenizer")
-    return Tokenizer.from_file(str(file))
-
-
 class RandomPromptBuilder:
-    def __init__(self, tokenizer: Tokenizer, seed: int = 0):
+    def __init__(self, tokenizer: TokenizerLike, seed: int = 0):
         self.tok = tokenizer
         self.rng = np.random.default_rng(seed)
         vocab = tokenizer.get_vocab()

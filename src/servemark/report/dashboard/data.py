@@ -43,6 +43,8 @@ NUMBER_COLUMNS = (
     "tput_per_gpu", "input_tput_per_gpu", "output_tput_per_gpu",
     "avg_power_w", "joules_per_total_token", "joules_per_input_token", "joules_per_output_token",
     "trials",
+    "ceiling_tput_per_gpu", "ceiling_output_tput_per_gpu", "ceiling_intvty", "sol_tput_per_gpu",
+    "served_over_ceiling", "ceiling_over_sol", "served_over_sol",
 )
 """Numbers (booleans as 0/1); ``null`` where the store has NULL."""
 

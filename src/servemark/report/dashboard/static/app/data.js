@@ -174,8 +174,19 @@ export function yMetrics(D, tier) {
     jm_total: fieldMetric(D, "joules_per_total_token"),
     tpmw: { label: "Token throughput per all-in MW", unit: "tok/s/MW", higher: true, get: (i) => C.tokPerSPerMw(kwOf(i), tput("tput_per_gpu")(i)) },
   };
+  // the three levels (docs/ceiling.md): offered when some point has them
+  if (D.num.ceiling_tput_per_gpu) m.ceiling = fieldMetric(D, "ceiling_tput_per_gpu");
+  if (D.num.served_over_ceiling) m.served_ceiling = fieldMetric(D, "served_over_ceiling");
+  if (D.num.ceiling_over_sol) m.ceiling_sol = fieldMetric(D, "ceiling_over_sol");
   if (D.fraction) m.sol_frac = { label: "Measured ÷ speed of light", unit: "fraction", higher: true, get: (i) => D.fraction[i] };
   return m;
 }
+/* The engine-ceiling field drawn beside a throughput Y metric (same unit), or null. */
+export function ceilingOf(D, ym) {
+  const k = { tput_per_gpu: "ceiling_tput_per_gpu", output_tput_per_gpu: "ceiling_output_tput_per_gpu" }[ym.key];
+  return k && D.num[k] ? k : null;
+}
+export const LEVEL_FIELDS = ["sol_tput_per_gpu", "ceiling_tput_per_gpu", "ceiling_output_tput_per_gpu", "ceiling_intvty",
+  "served_over_ceiling", "ceiling_over_sol", "served_over_sol"];
 export function xIntvty(D, stat) { return fieldMetric(D, stat + "_intvty"); }
 export function xLatency(D, stat, lat) { return fieldMetric(D, stat + "_" + lat); }

@@ -58,8 +58,9 @@ function renderFilters() {
   if (!tiers.some(([t]) => t === S.state.tier)) S.state.tier = tiers.length ? tiers[0][0] : "";
   fillSelect(document.getElementById("f-tier"), tiers, S.state.tier);
   for (const k of ["stat", "lat", "dates", "from", "to", "at"]) document.getElementById("f-" + k).value = S.state[k];
-  for (const k of ["log", "front", "labels", "sol"]) document.getElementById("f-" + k).checked = S.state[k] === "1";
+  for (const k of ["log", "front", "labels", "sol", "ceil"]) document.getElementById("f-" + k).checked = S.state[k] === "1";
   document.getElementById("f-sol").disabled = !(S.D.raw.sol && S.D.raw.sol.frontiers && S.D.raw.sol.frontiers.length);
+  document.getElementById("f-ceil").disabled = !S.D.num.ceiling_tput_per_gpu;
   // compare: four selects over the series present in this population
   const fs = document.getElementById("f-cmp");
   fs.querySelectorAll("select").forEach((s) => s.remove());
@@ -137,7 +138,7 @@ function bind() {
   on("f-seq", "change", (e) => { S.state.seq = e.target.value; S.state.cmp = []; update(); });
   for (const k of ["stat", "lat", "dates", "y", "tier", "from", "to"]) on("f-" + k, "change", (e) => { S.state[k] = e.target.value; update(); });
   on("f-at", "change", (e) => { S.state.at = e.target.value; update(); });
-  for (const k of ["log", "front", "labels", "sol"]) on("f-" + k, "change", (e) => { S.state[k] = e.target.checked ? "1" : "0"; update(); });
+  for (const k of ["log", "front", "labels", "sol", "ceil"]) on("f-" + k, "change", (e) => { S.state[k] = e.target.checked ? "1" : "0"; update(); });
   document.querySelectorAll("#tabs button").forEach((b) => b.addEventListener("click", () => { S.state.view = b.dataset.view; update(); }));
   on("btn-csv", "click", exportCsv);
   on("btn-png", "click", exportPng);

@@ -8,7 +8,7 @@
 export const DEFAULTS = {
   view: "pareto", model: "", seq: "", prec: [], hw: [], eng: [], spec: [], mode: [],
   from: "", to: "", dates: "latest", y: "tput", tier: "", stat: "median", lat: "e2el",
-  log: "0", front: "0", labels: "1", sol: "0", cmp: [], at: "",
+  log: "0", front: "0", labels: "1", sol: "0", ceil: "1", cmp: [], at: "",
 };
 const LIST_KEYS = ["prec", "hw", "eng", "spec", "mode", "cmp"];
 

@@ -6,7 +6,7 @@
  * calc.js frontierIndices over one series (meta.group_by) with flagged points left out
  * (meta.excluded_flags): the rule of `servemark frontier`.
  */
-import { C, STATS, fieldHeader, loadDetail, yMetrics, xIntvty, xLatency } from "./data.js";
+import { C, LEVEL_FIELDS, STATS, ceilingOf, fieldHeader, loadDetail, yMetrics, xIntvty, xLatency } from "./data.js";
 import { S, atTarget } from "./state.js";
 
 // Tableau 10: ten colours designed to stay apart on white. Series beyond ten keep the colours
@@ -265,6 +265,23 @@ function paretoDatasets(idx, xm, ym) {
   return { datasets, fronts };
 }
 
+function ceilingDatasets(idx, xm, ym) {
+  // each point's engine ceiling (the engine's offline benchmark at the same batch) straight above it:
+  // the vertical gap is what serving costs (docs/ceiling.md); hovering shows the served point
+  const k = ceilingOf(S.D, ym);
+  if (S.state.ceil !== "1" || !k) return [];
+  const data = [];
+  for (const i of idx) {
+    const x = S.D.v(xm.key, i), y = S.D.v(k, i);
+    if (x === null || y === null || x === undefined || y === undefined) continue;
+    if (S.state.log === "1" && (x <= 0 || y <= 0)) continue;
+    data.push({ x, y, i });
+  }
+  if (!data.length) return [];
+  return [{ label: "engine ceiling (offline benchmark, batch = concurrency)", seriesKey: "__ceiling", isCeiling: true, data,
+    pointStyle: "triangle", backgroundColor: "#ffffff00", borderColor: "#444", borderWidth: 1.5, pointRadius: 5, pointHoverRadius: 7 }];
+}
+
 function solDatasets(ym) {
   // the SOL stage bounds tokens/s per GPU against interactivity: drawn only on that chart
   const sol = S.D.raw.sol;
@@ -306,13 +323,13 @@ export function renderPareto(idx) {
   const xi = xIntvty(S.D, S.state.stat), xl = xLatency(S.D, S.state.stat, S.state.lat);
   const a = paretoDatasets(idx, xi, ym);
   S.lastFronts = a.fronts;
-  S.charts.intvty.data.datasets = a.datasets.concat(solDatasets(ym));
+  S.charts.intvty.data.datasets = a.datasets.concat(ceilingDatasets(idx, xi, ym), solDatasets(ym));
   configureAxes(S.charts.intvty, xi, ym, ym.label + " vs interactivity — " + S.state.model + " " + S.state.seq);
   S.charts.intvty.update("none");
   if (!document.body.dataset.firstChartMs) document.body.dataset.firstChartMs = performance.now().toFixed(1);
   S.charts.intvty.$drawMs = performance.now();
   const b = paretoDatasets(idx, xl, ym);
-  S.charts.latency.data.datasets = b.datasets;
+  S.charts.latency.data.datasets = b.datasets.concat(ceilingDatasets(idx, xl, ym));
   configureAxes(S.charts.latency, xl, ym, ym.label + " vs " + xl.label.toLowerCase() + " — " + S.state.model + " " + S.state.seq);
   S.charts.latency.update("none");
   renderCompare(ym);
@@ -485,6 +502,8 @@ function tipRows(i) {
     ["engine version", S.D.s("engine_version", i)], ["image", S.D.s("image", i)], ["date", S.D.s("date", i)],
     ["run", S.D.s("run_id", i)], ["source", S.D.s("source", i)],
   ];
+  // the three levels and their ratios, where measured (speed of light -> engine ceiling -> served)
+  for (const k of LEVEL_FIELDS) if (k !== ym.key && S.D.num[k] && S.D.v(k, i) !== null) rows.push([fieldLabel(k), fmt(S.D.v(k, i))]);
   if (S.D.fraction && S.D.fraction[i] !== null) rows.push(["measured ÷ speed of light", fmt(100 * S.D.fraction[i], 3) + "% (" + S.D.raw.sol.fraction_kind.values[S.D.raw.sol.fraction_kind.codes[i]] + ")"]);
   return { rows, url };
 }
@@ -559,7 +578,8 @@ function csvCell(v) {
 export function exportCsv() {
   const ym = yMetrics(S.D, S.state.tier)[S.state.y];
   const names = ["model", "isl", "osl", "hardware", "engine", "engine_version", "precision", "spec_method", "disagg", "layout", "conc",
-    "date", "tput_per_gpu", "input_tput_per_gpu", "output_tput_per_gpu", S.state.stat + "_intvty", S.state.stat + "_ttft", S.state.stat + "_e2el"];
+    "date", "tput_per_gpu", "input_tput_per_gpu", "output_tput_per_gpu", S.state.stat + "_intvty", S.state.stat + "_ttft", S.state.stat + "_e2el",
+    ...LEVEL_FIELDS.filter((k) => S.D.num[k])];
   const cols = names.map((k) => [fieldHeader(S.D, k), (i) => S.D.val(k, i)]).concat([[ym.label + " (" + ym.unit + ")", ym.get],
     ["flags", (i) => S.D.flags(i).join(" ")], ["run_id", (i) => S.D.s("run_id", i)], ["run_url", (i) => S.D.s("run_url", i)]]);
   const lines = [cols.map((c) => csvCell(c[0])).join(",")];
