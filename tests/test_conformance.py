@@ -121,7 +121,7 @@ def test_conformance_command_writes_rows_and_markdown(tmp_path: Path) -> None:
     from servemark.cli import app
 
     rows_f, md_f = tmp_path / "rows.json", tmp_path / "table.md"
-    res = CliRunner().invoke(app, ["conformance", "--plans", "multi", "--tools", "servemark", "--json", str(rows_f),
+    res = CliRunner().invoke(app, ["conformance", "--plans", "multi", "--tools", "servemark", "--out", str(rows_f),
                                    "--markdown", str(md_f)])
     assert res.exit_code == 0, res.output
     rows = json.loads(rows_f.read_text())

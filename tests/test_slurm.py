@@ -240,7 +240,7 @@ def test_llama_cpp_cpu_sweep_as_a_slurm_job(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(body))
     argv = ["flock", "/tmp/servemark-engine.lock", *CLI, "run", str(path),
             "--db", str(tmp_path / "head.duckdb"), "--runs-dir", str(tmp_path / "runs")]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=1800)  # includes waiting for the lock
     assert done.returncode == 0, done.stdout + done.stderr
     points, (run,) = stored(tmp_path)
     assert sorted(p.conc for p in points) == [1, 2] and run["status"] == "done"

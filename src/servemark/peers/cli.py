@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from servemark.cli_options import json_option
+
 from servemark.peers import install as peer_install
 
 out = Console()
@@ -53,7 +55,8 @@ def conformance(
     engine_model: str = typer.Option("", "--engine-model", help="Served model name at --engine-url."),
     engine_tokenizer: str = typer.Option("", "--engine-tokenizer", help="Tokenizer folder of the model at --engine-url."),
     keep: str = typer.Option("", "--keep", help="Copy every peer's result file and command here."),
-    json_out: str = typer.Option("", "--json", help="Also write every row as JSON to this file."),
+    json_out: str = typer.Option("", "--out", help="Also write every row as JSON to this file."),
+    as_json: bool = json_option("Print every row as JSON instead of the tables."),
     markdown_out: str = typer.Option("", "--markdown", help="Also write the tables as Markdown to this file."),
 ) -> None:
     """Run servemark and every installed peer against the calibration server on the same seeded
@@ -94,7 +97,8 @@ def conformance(
                 table.add_row(r.tool, r.metric, r.label, cf.fmt_value(r.value, r.metric),
                               cf.fmt_value(r.truth, r.metric), cf.fmt_error(r.metric, r.value, r.truth))
                 all_rows.append({"part": "calibration", **r.__dict__, "error_pct": r.error_pct})
-            out.print(table)
+            if not as_json:
+                out.print(table)
             if keep:
                 cf.keep_results(result, Path(keep))
         if engine_url:
@@ -108,10 +112,13 @@ def conformance(
                 table.add_row(r.tool, r.metric, r.label, cf.fmt_value(r.value, r.metric),
                               cf.fmt_error(r.metric, r.value, r.truth))
                 all_rows.append({"part": "engine", **r.__dict__, "error_pct": r.error_pct})
-            out.print(table)
+            if not as_json:
+                out.print(table)
             if keep:
                 cf.keep_results(cf.PlanResult("engine", None, cf.LAST_ENGINE_OUTCOMES), Path(keep))
     if json_out:
         Path(json_out).write_text(json.dumps(all_rows, indent=1))
     if markdown_out:
         Path(markdown_out).write_text(cf.markdown(all_rows))
+    if as_json:
+        typer.echo(json.dumps(all_rows, indent=1))
