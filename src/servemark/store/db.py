@@ -205,7 +205,8 @@ class Store:
         return bool(self.con.execute("SELECT 1 FROM points WHERE point_id = ?", [point_id]).fetchone())
 
     def points(self, where: str = "", params: list[Any] | None = None) -> list[Point]:
-        sql = "SELECT * FROM points" + (f" WHERE {where}" if where else "") + " ORDER BY run_id, conc"
+        sql = ("SELECT * FROM points" + (f" WHERE {where}" if where else "")
+               + " ORDER BY run_id, request_rate IS NOT NULL, conc, request_rate")  # closed loop, then open
         return [Point.from_dict(r) for r in self.query(sql, params or [])]
 
     def existing_points(self, point_ids: Iterable[str]) -> dict[str, Point]:
