@@ -66,7 +66,7 @@ def _root(
 app.add_typer(sweep_cli.app)  # run, bench, demo, ceiling
 app.add_typer(report_cli.app)  # report
 app.add_typer(calibration_cli.app)  # calibrate
-app.add_typer(analysis_cli.app)  # frontier, cost, compare, history
+app.add_typer(analysis_cli.app)  # frontier, cost, compare, history, gate
 app.add_typer(sweep_plan.app)  # plan
 app.add_typer(peers_cli.app)  # conformance
 app.add_typer(sol_cli.gpu_data_app)  # gpu-data

@@ -238,6 +238,13 @@ FIELDS: tuple[Field, ...] = (
     _f("goodput_rps", "float | None", None, "workload", "Requests meeting every SLO bound per second of `duration` (failures are not good)", "requests/s", "Goodput", "number", "higher"),
     _f("good_fraction", "float | None", None, "workload", "Share of measured requests (failures included) meeting every SLO bound", "fraction", "Good fraction", "number", "higher"),
     _f("slo_met", "bool | None", None, "workload", "Every bounded metric's `percentile`-th value is within its bound (and `good_fraction ≥ min_good_fraction`)", label="SLO met"),
+    # uncertainty
+    _f("trials", "int", 1, "uncertainty", "Trials the point summarises: each a measurement window of its own, stored in the `trials` table", "trials", "Trials", "int"),
+    _f("trial", "int | None", None, "uncertainty", "Trial index (0-based) on a row of the `trials` table; empty on the summary point", label="Trial", format="int"),
+    _f("trial_of", "str", "", "uncertainty", "On a row of the `trials` table: the `point_id` of the point it is a trial of"),
+    _f("intervals", "dict[str, Any]", dict, "uncertainty", "Confidence interval per metric `{field: [low, high]}` at `interval_level` (docs/metrics.md \"Intervals\")", label="Intervals"),
+    _f("interval_method", "str", "", "uncertainty", "`t_trials` (t-interval of the trial means), `bootstrap_requests` (one trial: percentile bootstrap over its requests) or empty", label="Interval method"),
+    _f("interval_level", "float | None", None, "uncertainty", "Confidence level of `intervals`", "", "Confidence level", "number"),
     # provenance
     _f("source", "str", "servemark", "provenance", "`servemark` (measured here), `inferencex` or `vllm-bench` (imported)", label="Source"),
     _f("source_file", "str", "", "provenance", "File an imported point came from"),

@@ -173,6 +173,18 @@ class Point:
     """Share of measured requests (failures included) meeting every SLO bound."""
     slo_met: bool | None = None
     """Every bounded metric's ``percentile`` value is within its bound (and ``min_good_fraction``)."""
+    # uncertainty (docs/metrics.md "Intervals")
+    trials: int = 1
+    """Trials this point summarises (each is a row of the store's ``trials`` table)."""
+    trial: int | None = None
+    """On a row of the ``trials`` table: its index (0-based); empty on the summary point."""
+    trial_of: str = ""
+    """On a row of the ``trials`` table: the ``point_id`` of the point it is a trial of."""
+    intervals: dict[str, Any] = field(default_factory=dict)
+    """Confidence interval per metric: ``{field: [low, high]}`` at ``interval_level``."""
+    interval_method: str = ""
+    """``t_trials``, ``bootstrap_requests`` or empty (no interval)."""
+    interval_level: float | None = None
 
     # provenance
     source: str = "servemark"
@@ -199,7 +211,7 @@ class Point:
     def from_dict(cls, d: dict[str, Any]) -> "Point":
         names = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
-        for key in ("flags", "extra", "layout"):
+        for key in ("flags", "extra", "layout", "intervals"):
             if isinstance(kw.get(key), str):
                 kw[key] = json.loads(kw[key]) if kw[key] else ([] if key == "flags" else {})
         return cls(**kw)

@@ -184,9 +184,11 @@ async def _watchdog(max_lifetime_s: float, parent: int) -> None:
             os._exit(0)
 
 
-async def serve(plan: CalibrationPlan, host: str = "127.0.0.1", port: int = 0,
-                max_lifetime_s: float = 3600.0, announce: bool = True) -> None:
-    runner = web.AppRunner(CalibrationApp(plan).app(), access_log=None, handle_signals=True)
+async def serve(plan: CalibrationPlan | None, host: str = "127.0.0.1", port: int = 0,
+                max_lifetime_s: float = 3600.0, announce: bool = True, app: web.Application | None = None) -> None:
+    """Serve ``plan`` (or another instrument's ``app``, e.g. the simulated engine's) until told to stop."""
+    plan = plan or CalibrationPlan()
+    runner = web.AppRunner(app or CalibrationApp(plan).app(), access_log=None, handle_signals=True)
     await runner.setup()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -14,7 +14,9 @@ from servemark.recipe.schema import Recipe
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
+    """``concurrency.0``: union members pydantic names in the path (``list[int]``) are left out."""
+    return ".".join(str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("literal")))) \
+        or "(top level)"
 
 
 def parse_recipe(data: Any, source: str = "<recipe>") -> Recipe:
@@ -24,11 +26,14 @@ def parse_recipe(data: Any, source: str = "<recipe>") -> Recipe:
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
         # every problem at once, one line each naming file and key: fix them all in one edit
+        errs = exc.errors()
+        # a union's "or the word adaptive" alternative is no second mistake: leave it out
+        alt = [e for e in errs if any(isinstance(p, str) and p.startswith("literal[") for p in e["loc"])]
         lines = []
-        for err in exc.errors():
+        for err in [e for e in errs if e not in alt] or errs:
             msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
             lines.append(f"{source}: {_loc(err['loc'])}: {msg}")
-        raise ServemarkError("\n".join(lines)) from None
+        raise ServemarkError("\n".join(dict.fromkeys(lines))) from None
     check_engine(recipe, source)
     return recipe
 

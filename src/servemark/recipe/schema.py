@@ -352,6 +352,28 @@ class EvalsSpec(Strict):
     median); each check runs with that many requests in flight."""
 
 
+def initial_concurrencies(lo: int, hi: int) -> list[int]:
+    """An adaptive sweep's first points: both bounds and their geometric middle (servemark.sweep.adaptive)."""
+    return sorted({lo, round(math.sqrt(lo * hi)), hi})
+
+
+class AdaptiveSpec(Strict):
+    """``concurrency: adaptive``: where to look and when to stop (servemark.sweep.adaptive)."""
+
+    min: int = Field(default=1, ge=1)
+    max: int = Field(default=256, ge=1)
+    budget: int = Field(default=8, ge=3)
+    """Most points measured per layout and scenario."""
+    tolerance: float = Field(default=0.02, gt=0, lt=1)
+    """Stop when the frontier's estimated error (area share) is below this."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "AdaptiveSpec":
+        if self.max <= self.min:
+            raise ValueError(f"adaptive.max ({self.max}) must be above adaptive.min ({self.min})")
+        return self
+
+
 class CeilingSpec(Strict):
     """``ceiling:``: the engine's own offline benchmark at the sweep's batches (docs/ceiling.md).
 
@@ -389,8 +411,10 @@ class Recipe(Strict):
     precision: str = "bf16"
     layouts: list[Layout] = Field(default_factory=lambda: [Layout()], min_length=1)
     scenarios: list[Scenario] = Field(min_length=1)
-    concurrency: list[int] = Field(default_factory=list)
-    """Closed-loop points: this many requests (multi_turn: sessions) in flight."""
+    concurrency: list[int] | Literal["adaptive"] = Field(default_factory=list)
+    """Closed-loop points: this many requests in flight, or ``adaptive``: concurrencies chosen
+    while sweeping within ``adaptive``'s bounds."""
+    adaptive: AdaptiveSpec = Field(default_factory=AdaptiveSpec)
     rates: list[float] = Field(default_factory=list)
     """Open-loop points: mean request arrivals per second (beside or instead of ``concurrency``)."""
     arrival: Literal["poisson", "gamma", "constant"] = "poisson"
@@ -401,6 +425,11 @@ class Recipe(Strict):
     """Goodput and pass/fail per point (servemark.recipe.workload.Slo)."""
     slo_search: SloSearch | None = None
     """After the listed points, search the highest rate / concurrency meeting ``slo``."""
+    trials: int = Field(default=1, ge=1)
+    """Measurement windows per point (each stored in ``trials``; the point is their mean with a
+    t-interval). One trial gets a bootstrap-over-requests interval (docs/metrics.md "Intervals")."""
+    restart_between_trials: bool = False
+    """Stop and start the engine between trials of a point (slower; includes start-up variation)."""
     requests_per_point: RequestCount = Field(default_factory=RequestCount)
     warmup: WarmupCount = Field(default_factory=WarmupCount)
     api: Literal["completions", "chat"] = "completions"
@@ -422,9 +451,18 @@ class Recipe(Strict):
                              "(at most 128, no '/' or '..' path), since it names run folders")
         return v
 
+    @field_validator("concurrency", mode="before")
+    @classmethod
+    def _list_or_adaptive(cls, v: object) -> object:
+        if isinstance(v, str) and v != "adaptive":
+            raise ValueError(f"a list of concurrencies or the word adaptive, not {v!r}")
+        return v
+
     @field_validator("concurrency", "rates")
     @classmethod
-    def _positive_unique(cls, v: list, info: ValidationInfo) -> list:
+    def _positive_unique(cls, v: list | str, info: ValidationInfo) -> list | str:
+        if isinstance(v, str):
+            return v
         for c in v:
             if info.field_name == "concurrency" and not 1 <= c <= MAX_CONCURRENCY:
                 raise ValueError(f"concurrency values must be 1..{MAX_CONCURRENCY}, got {c}")
@@ -434,9 +472,24 @@ class Recipe(Strict):
             raise ValueError(f"{info.field_name} values must be unique")
         return v
 
+    @property
+    def concurrencies(self) -> list[int]:
+        """The concurrencies planned up front: the list, or an adaptive sweep's first points."""
+        if self.concurrency == "adaptive":
+            return initial_concurrencies(self.adaptive.min, self.adaptive.max)
+        return list(self.concurrency)
+
+    @property
+    def max_concurrency(self) -> int:
+        """The most requests in flight the sweep may send (engines size their batch for it)."""
+        if self.concurrency == "adaptive":
+            return self.adaptive.max
+        return max([*self.concurrency, *(max(1, math.ceil(r)) for r in self.rates)])
+
     @model_validator(mode="after")
     def _requests_bounded(self) -> "Recipe":
-        in_flight = [*self.concurrency, *(math.ceil(r) for r in self.rates)]  # as recipe.expand counts them
+        conc = [self.adaptive.max] if self.concurrency == "adaptive" else self.concurrency  # adaptive: its upper bound
+        in_flight = [*conc, *(math.ceil(r) for r in self.rates)]  # as recipe.expand counts them
         top = max(in_flight, default=0)
         n = self.requests_per_point.count(top) + self.warmup.count(top) if in_flight else 0
         if n > MAX_REQUESTS_PER_POINT:

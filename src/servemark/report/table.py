@@ -21,6 +21,11 @@ def _load(p: Point) -> str:
     return str(p.conc) if p.conc else "trace"
 
 
+def _ci(p: Point, name: str) -> str:
+    iv = (p.intervals or {}).get(name)
+    return "-" if not iv else f"{plain(iv[0], '.1f')}..{plain(iv[1], '.1f')}"
+
+
 def points_table(points: list[Point], frontier_ids: set[str], title: str = "") -> Table:
     """One row per point; workload, cache and SLO columns appear only when some point has them."""
     t = Table(title=Text(printable(title)), header_style="bold", title_justify="left")
@@ -31,6 +36,7 @@ def points_table(points: list[Point], frontier_ids: set[str], title: str = "") -
         t.add_column("workload")
     t.add_column("conc\nor rate", justify="right")
     t.add_column("tok/s/GPU\n(in+out)", justify="right")
+    t.add_column("95% CI", justify="right")
     t.add_column("out tok/s\n/GPU", justify="right")
     t.add_column("tok/s/user\n(1/TPOT p50)", justify="right")
     t.add_column("TTFT p50\nms", justify="right")
@@ -49,7 +55,7 @@ def points_table(points: list[Point], frontier_ids: set[str], title: str = "") -
     for p in sorted(points, key=lambda p: (p.model, p.engine, p.workload, p.request_rate or 0, p.conc)):
         row = [Text(printable(p.scenario or p.workload))] if workloads else []
         row += [
-            _load(p), _f(p.tput_per_gpu, ".1f"), _f(p.output_tput_per_gpu, ".1f"), _f(p.median_intvty, ".1f"),
+            _load(p), _f(p.tput_per_gpu, ".1f"), _ci(p, "tput_per_gpu"), _f(p.output_tput_per_gpu, ".1f"), _f(p.median_intvty, ".1f"),
             _f(p.median_ttft, ".0f", 1e3), _f(p.p99_ttft, ".0f", 1e3), _f(p.median_tpot, ".1f", 1e3),
             _f(p.median_e2el, ".2f"), f"{p.completed}/{p.num_requests}", _f(p.joules_per_total_token, ".3f"),
         ]

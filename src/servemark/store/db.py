@@ -164,6 +164,7 @@ class Store:
         cols["point_id"] = "VARCHAR PRIMARY KEY"
         self._ensure_table("points", cols, POINT_DEFAULTS)
         self._mark_orphaned_runs()
+        self._ensure_table("trials", cols, POINT_DEFAULTS)  # one row per trial of a point (docs/metrics.md "Intervals")
 
     def _mark_orphaned_runs(self) -> None:
         """A ``running`` row whose owner process is gone reads ``interrupted`` (see store/owner.py)."""
@@ -281,11 +282,33 @@ class Store:
         """Upsert points by ``point_id`` (the same Arrow path for one point or a million)."""
         return self.upsert_table(point_rows_table(list(points)))
 
+    def add_trials(self, trials: Iterable[Point]) -> int:
+        """Upsert trial rows (table ``trials``, the point columns; key ``point_id``, the trial's own id)."""
+        return self.upsert_table(point_rows_table(list(trials)), "trials")
+
+    def trials(self, where: str = "", params: list[Any] | None = None) -> list[Point]:
+        """Stored trial rows (empty when no sweep ran more than one window per point)."""
+        if not self.has_table("trials"):
+            return []
+        sql = "SELECT * FROM trials" + (f" WHERE {where}" if where else "") + " ORDER BY run_id, conc, trial"
+        return [Point.from_dict(r) for r in self.query(sql, params or [])]
+
+    def trials_of(self, point_ids: Iterable[str]) -> dict[str, list[Point]]:
+        """Trial rows of the given points, by the point they are trials of (points without trials absent)."""
+        ids = list(point_ids)
+        out: dict[str, list[Point]] = {}
+        if not ids or not self.has_table("trials"):
+            return out
+        for t in self.trials("trial_of IN (SELECT unnest(?))", [ids]):
+            out.setdefault(t.trial_of, []).append(t)
+        return out
+
     def has_point(self, point_id: str) -> bool:
         return bool(self.con.execute("SELECT 1 FROM points WHERE point_id = ?", [point_id]).fetchone())
 
     def points(self, where: str = "", params: list[Any] | None = None) -> list[Point]:
-        sql = "SELECT * FROM points" + (f" WHERE {where}" if where else "") + " ORDER BY run_id, conc"
+        sql = ("SELECT * FROM points" + (f" WHERE {where}" if where else "")
+               + " ORDER BY run_id, request_rate IS NOT NULL, conc, request_rate")  # closed loop, then open
         return [Point.from_dict(r) for r in self.query(sql, params or [])]
 
     def existing_points(self, point_ids: Iterable[str]) -> dict[str, Point]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,9 @@ from servemark.loadgen import LoadSpec, run_load
 from servemark.loadgen.records_io import write_records
 from servemark.loadgen.schedule import open_schedule
 from servemark.metrics import summarize
+from servemark.metrics.intervals import summarise_trials, with_request_intervals
 from servemark.metrics.summarize import window
+from servemark.sweep.adaptive import Measured, next_concurrency
 from servemark.sweep import resume
 from servemark.sweep.identity import planned_ids, point_id as make_point_id, point_key
 from servemark.sweep.provenance import host_info
@@ -132,6 +134,7 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     left = [p for p in planned if ids[p.index] not in state.done]
     verb = "resumed" if state.row else "run"
     console.print(f"{verb} [bold]{run_id}[/] -> {run_dir} ({len(planned) - len(left)} of {len(planned)} points measured before)")
+    next_index = [len(planned)]  # adaptive points are numbered after the planned ones
     try:
         next_index = [len(planned)]
         for li in _layouts_to_run(recipe, opts, planned, left):
@@ -197,18 +200,20 @@ def _stored_ids(db: Path, run_id: str) -> set[str]:
 
 PENDING = "pending"
 """Folder of the run where a measured point waits when the store stayed locked (written later)."""
+TRIAL_SUFFIX = ".trial.json"
 
 
-def store_point(db: Path, point: Point, run_dir: Path, console: Console) -> bool:
-    """Write ``point`` to the store; if the store stays locked past the bound, keep it on disk.
+def store_point(db: Path, point: Point, run_dir: Path, console: Console, table: str = "points") -> bool:
+    """Write ``point`` to the store (table ``points``, or ``trials`` for a trial row); if the store
+    stays locked past the bound, keep it on disk.
 
-    The point is first written to ``<run>/pending/<point_id>.json`` and that file is removed once
-    the store holds it, so a measured point is never dropped: the next point's write, the end of
-    the run and :func:`flush_pending` retry it.
+    The point is first written to ``<run>/pending/<point_id>.json`` (``.trial.json`` for a trial)
+    and that file is removed once the store holds it, so a measured point is never dropped: the
+    next point's write, the end of the run and :func:`flush_pending` retry it.
     """
     folder = run_dir / PENDING
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{point.point_id}.json"
+    path = folder / (f"{point.point_id}{TRIAL_SUFFIX}" if table == "trials" else f"{point.point_id}.json")
     path.write_text(json.dumps(point.to_dict()))
     flush_pending(db, run_dir, console)
     return not path.exists()
@@ -222,7 +227,9 @@ def flush_pending(db: Path, run_dir: Path, console: Console) -> int:
         return 0
     try:
         with Store(db) as store:
-            store.add_points([Point.from_dict(json.loads(f.read_text())) for f in files])
+            rows = [(f.name.endswith(TRIAL_SUFFIX), Point.from_dict(json.loads(f.read_text()))) for f in files]
+            store.add_trials([p for is_trial, p in rows if is_trial])
+            store.add_points([p for is_trial, p in rows if not is_trial])
     except StoreLockedError as exc:
         console.print(f"[yellow]store busy[/]: {exc}; {len(files)} point(s) kept in {folder}, retried later")
         return len(files)
@@ -295,26 +302,28 @@ def _run_layout(
         if rt.tokenizer_path == SERVER:
             builder, tok_label = _prompt_builder(SERVER, base_url, front.served_model, opts, recipe.seed)
 
+        ctx = _PointContext(recipe, layout, launches, rt, opts, run_id, run_dir, rhash, host, console, base_url,
+                            builder, tok_label, meter, servers)
+
         def measure(pp: PlannedPoint, extra: dict[str, Any] | None = None) -> Point:
+            """Measure, store and return one point; SLO-search probes and adaptive points come here too."""
             # an SLO-search probe is not in the plan: its id also names the probe (a probe may
             # repeat a planned load, and must not replace that point)
             pid = ids.get(pp.index) or make_point_id(
                 run_id, point_key(recipe, pp, rhash=rhash, probe=(extra or {}).get("slo_search", {}).get("probe")))
-            point = _measure_alive(pp, servers, engine_died, lambda: _run_point(
-                recipe, pp, layout, launches, rt, builder, base_url, opts, run_id, run_dir, rhash, host, meter,
-                console, extra or {}, pid, tok_label))
+            point = _measure_point(ctx, pp, pid, extra or {}, engine_died)
             if point is None:
                 raise _LayoutGivenUp
-            point.extra.update(placement(servers))
-            store_point(opts.db, point, run_dir, console)
-            console.print(_point_line(point))
             out.append(point)
             return point
 
         meter.start()
         try:
-            for pp in todo:
-                measure(pp)
+            for sc_todo in _by_scenario(todo):
+                first = [measure(pp) for pp in sc_todo]
+                if recipe.concurrency == "adaptive":
+                    closed = [p for p in first if p.request_rate is None]  # adaptive steers concurrency only
+                    _adaptive_rest(recipe, sc_todo[0], closed, next_index or [len(out)], measure)
             if recipe.slo_search is not None:
                 for sc in recipe.scenarios:
                     if (sc.prefix_cache == "on") == cache and sc.workload.kind != "trace":
@@ -349,25 +358,109 @@ def _measure_alive(pp: PlannedPoint, servers: list[Any], engine_died: Any, measu
         return point
 
 
-def _run_point(recipe: Recipe, pp: PlannedPoint, layout: Any, launches: list[Any], rt: Runtime,
-               builder: RandomPromptBuilder, base_url: str, opts: SweepOptions, run_id: str, run_dir: Path,
-               rhash: str, host: dict[str, Any], meter: EnergyMeter, console: Console,
-               extra: dict[str, Any], point_id: str, tok_label: str) -> Point:
-    """Build the point's requests, run the load, write records and summarise: the Point, not yet stored."""
+@dataclass
+class _PointContext:
+    """What measuring one point of an engine instance needs (the engine is up)."""
+
+    recipe: Recipe
+    layout: Layout
+    launches: list[Any]
+    rt: Runtime
+    opts: SweepOptions
+    run_id: str
+    run_dir: Path
+    rhash: str
+    host: dict[str, Any]
+    console: Console
+    base_url: str
+    builder: RandomPromptBuilder
+    tok_label: str
+    """The tokenizer recorded on each point."""
+    meter: EnergyMeter
+    servers: list[LocalServer]
+
+
+def _by_scenario(todo: list[PlannedPoint]) -> list[list[PlannedPoint]]:
+    groups: dict[int, list[PlannedPoint]] = {}
+    for pp in todo:
+        groups.setdefault(id(pp.scenario), []).append(pp)
+    return list(groups.values())
+
+
+def _measure_point(c: _PointContext, pp: PlannedPoint, point_id: str, extra: dict[str, Any],
+                   engine_died: Any) -> Point | None:
+    """Measure ``recipe.trials`` windows of one planned point, store each trial and their summary.
+
+    Each trial is a full measurement (its own warm-up, excluded, and window) with prompts and
+    arrivals of its own seed, against a live engine (:func:`_measure_alive`); with
+    ``restart_between_trials`` the engine is restarted before every trial but the first. The
+    summary point is the mean of the trials with t-intervals, or, for one trial, the trial itself
+    with bootstrap-over-requests intervals (``metrics.intervals``). None when the layout was given up.
+    """
+    recipe = c.recipe
+    trials: list[Point] = []
+    for t in range(recipe.trials):
+        if t and recipe.restart_between_trials and c.servers:
+            for srv in reversed(c.servers):
+                srv.stop()
+            for srv in c.servers:
+                _start(srv, recipe.engine.startup_timeout_s, c.console)
+        tid = make_point_id(c.run_id, point_key(recipe, pp, trial=t, rhash=c.rhash,
+                                                probe=extra.get("slo_search", {}).get("probe")))
+        point = _measure_alive(pp, c.servers, engine_died, lambda: _run_point(c, pp, extra, tid, t))
+        if point is None:
+            return None
+        point.extra.update(placement(c.servers))
+        point.trial, point.trial_of = t, point_id
+        trials.append(point)
+        store_point(c.opts.db, point, c.run_dir, c.console, table="trials")
+        if recipe.trials > 1:
+            c.console.print(f"  trial {t + 1}/{recipe.trials}: " + _point_line(point))
+    summary = Point.from_dict({**summarise_trials([p.to_dict() for p in trials]),
+                               "point_id": point_id, "trial": None, "trial_of": "",
+                               "started_at": trials[0].started_at})
+    store_point(c.opts.db, summary, c.run_dir, c.console)
+    c.console.print(_point_line(summary))
+    return summary
+
+
+def _adaptive_rest(recipe: Recipe, like: PlannedPoint, first: list[Point], next_index: list[int],
+                   measure: Any) -> None:
+    """After a scenario's first points: measure where the frontier is least certain (sweep.adaptive)."""
+    spec = recipe.adaptive
+    pts = [_as_measured(p) for p in first]
+    while (conc := next_concurrency(pts, spec.budget, spec.tolerance)) is not None:
+        pp = replace(like, index=next_index[0], conc=conc, num_requests=recipe.requests_per_point.count(conc),
+                     num_warmup=recipe.warmup.count(conc))
+        next_index[0] += 1
+        pts.append(_as_measured(measure(pp)))
+
+
+def _as_measured(p: Point) -> Measured:
+    iv = (p.intervals or {}).get("tput_per_gpu")
+    half = (iv[1] - iv[0]) / 2 if iv else 0.0
+    return Measured(conc=p.conc, x=p.median_intvty or 1e-9, y=p.tput_per_gpu or 0.0, y_half=half)
+
+
+def _run_point(c: _PointContext, pp: PlannedPoint, extra: dict[str, Any], point_id: str, trial: int) -> Point:
+    """One trial: build the requests, run the load, write records and summarise (not yet stored)."""
+    recipe, layout, launches, rt, opts = c.recipe, c.layout, c.launches, c.rt, c.opts
+    run_id, run_dir, rhash, host, meter, console, base_url = c.run_id, c.run_dir, c.rhash, c.host, c.meter, c.console, c.base_url
     sc = pp.scenario
-    # prefix caching on: a salt per point, so no point's text is a prefix another point cached
-    salt = stable_key(recipe.seed, run_id, pp.index) if pp.prefix_cache else recipe.seed
-    wl = build_workload(sc, builder, pp.num_requests, pp.num_warmup, recipe.seed, salt, recipe.api, opts.recipe_dir)
+    seed = recipe.seed + trial  # each trial its own prompts and arrivals
+    # prefix caching on: a salt per point (and trial), so no window's text is a prefix another cached
+    salt = (stable_key(recipe.seed, run_id, pp.index, *([trial] if trial else [])) if pp.prefix_cache else seed)
+    wl = build_workload(sc, c.builder, pp.num_requests, pp.num_warmup, seed, salt, recipe.api, opts.recipe_dir)
     mode = "sessions" if wl.sessions is not None else ("open" if wl.offsets is not None or pp.rate else "closed")
     if wl.sessions is not None and pp.rate:  # sessions arrive at the rate (open loop over sessions)
-        starts = open_schedule(len(wl.sessions), pp.rate, recipe.arrival, recipe.burstiness, recipe.seed)
+        starts = open_schedule(len(wl.sessions), pp.rate, recipe.arrival, recipe.burstiness, seed)
         for s, t in zip(wl.sessions, starts):
             s.start_s = t
     spec = LoadSpec(
         base_url=base_url, model=launches[-1].served_model, api=recipe.api, prompts=wl.prompts,
         concurrency=pp.conc, num_requests=wl.num_requests, num_warmup=pp.num_warmup, mode=mode,
         request_rate=pp.rate, arrival=recipe.arrival, burstiness=recipe.burstiness, offsets=wl.offsets,
-        sessions=wl.sessions, api_key=opts.api_key, workers=opts.workers, point_id=point_id, seed=recipe.seed,
+        sessions=wl.sessions, api_key=opts.api_key, workers=opts.workers, point_id=point_id, seed=seed,
         timeout_s=recipe.request_timeout_s,
     )
     started = _now()
@@ -384,8 +477,10 @@ def _run_point(recipe: Recipe, pp: PlannedPoint, layout: Any, launches: list[Any
         fields.update({k: v for k, v in slo_verdict([r for r in meas if r.ok], len(meas), fields["duration"],
                                                     recipe.slo.bounds_s(), recipe.slo.percentile,
                                                     recipe.slo.min_good_fraction).items() if k != "slo_values_s"})
+    if recipe.trials == 1:
+        fields = with_request_intervals(fields, load.records, seed=recipe.seed)
     point = _make_point(recipe, pp, layout, launches, rt, run_id, point_id, rhash, host, started, fields)
-    point.tokenizer = tok_label
+    point.tokenizer = c.tok_label
     if sc.workload.kind != "random":
         point.isl, point.osl = wl.nominal_lengths()
     point.extra.update(extra)
