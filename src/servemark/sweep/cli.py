@@ -36,7 +36,7 @@ app = typer.Typer()
 
 def _sweep(recipe_path: Path, db: Path | None, runs_dir: Path | None, workers: int,
            endpoint: str | None = None, resume: str | None = None) -> tuple[list[Point], str]:
-    from servemark.recipe import load_recipe
+    from servemark.engines.check import load_recipe
 
     return _run(load_recipe(recipe_path), db, runs_dir, workers, endpoint, resume=resume,
                 recipe_dir=Path(recipe_path).resolve().parent)
@@ -128,7 +128,7 @@ def ceiling(
     The engine's own offline benchmark (llama-batched-bench, vllm bench throughput,
     sglang.bench_one_batch) at the recipe's batch sizes and lengths; docs/ceiling.md.
     """
-    from servemark.recipe import load_recipe
+    from servemark.engines.check import load_recipe
     from servemark.recipe.schema import CeilingSpec
 
     r = load_recipe(recipe)
