@@ -97,12 +97,13 @@ def _f(name: str, type: str, default: Any, group: str, definition: str, unit: st
 _LATENCY = {
     "ttft": ("Time to first token", "TTFT: `first_token_at − scheduled_at`", "ttft"),
     "tpot": ("Time per output token", "TPOT: `(E2EL − TTFT) / (output_tokens − 1)`", "tpot"),
-    "itl": ("Inter-token latency", "ITL per token: a chunk of n tokens after gap g gives n values g/n", "itl"),
-    "icl": ("Inter-chunk latency", "ICL: raw gaps between token-bearing chunks (vLLM/InferenceX \"ITL\")", ""),
+    "itl": ("Inter-token latency", "ITL per token: a chunk of n tokens after gap g gives n values g/n", ""),
+    "icl": ("Inter-chunk latency", "ICL: raw gaps between token-bearing chunks (vLLM/InferenceX \"ITL\")", "itl"),
     "e2el": ("End-to-end latency", "E2EL: `done_at − scheduled_at`", "e2el"),
 }
 _VLLM_LATENCY = {"ttft": "ttft", "tpot": "tpot", "icl": "itl", "e2el": "e2el"}
-"""servemark metric -> vLLM bench name (vLLM's per-chunk "ITL" is our ICL; it has no per-token ITL)."""
+"""servemark metric -> vLLM bench name (vLLM's per-chunk "ITL" is our ICL; it has no per-token ITL).
+InferenceX runs vLLM's client, so its ``*_itl`` is ICL too (``_LATENCY``'s last column)."""
 
 
 def _ix_stat(stat: str) -> str:
