@@ -62,7 +62,7 @@ def engine_lock() -> Iterator[None]:
 
 
 def _sweep(recipe_dict: dict, endpoint: str | None, work: Path) -> tuple[list[Measured], float]:
-    from servemark.recipe import parse_recipe
+    from servemark.engines.check import parse_recipe
     from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
     t0 = time.perf_counter()

@@ -10,7 +10,7 @@ from servemark.calibration.process import SimulatedServer
 from servemark.calibration.simulated import SimModel, simulate_records, true_point
 from servemark.metrics import summarize
 from servemark.models import demo
-from servemark.recipe import parse_recipe
+from servemark.engines.check import parse_recipe
 from servemark.store import Store
 from servemark.sweep.adaptive import Measured, adaptive_sweep, area_between, dense_ladder, next_concurrency, pareto
 from servemark.sweep.recipe_run import SweepOptions, run_recipe

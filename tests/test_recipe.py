@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from servemark.errors import ServemarkError
-from servemark.recipe import expand, load_recipe
+from servemark.engines.check import load_recipe
+from servemark.recipe import expand
 
 BASE = {
     "name": "t",

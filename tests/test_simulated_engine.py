@@ -11,7 +11,7 @@ from servemark.calibration.process import SimulatedServer
 from servemark.calibration.simulated import SimModel, simulate_records, true_point, true_tput_at
 from servemark.metrics import summarize
 from servemark.models import demo
-from servemark.recipe import parse_recipe
+from servemark.engines.check import parse_recipe
 from servemark.store import Store
 from servemark.sweep.recipe_run import SweepOptions, run_recipe
 

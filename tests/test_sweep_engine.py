@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from servemark.loadgen.records_io import read_records
-from servemark.recipe import load_recipe
+from servemark.engines.check import load_recipe
 from servemark.store import Store
 from servemark.sweep.recipe_run import SweepOptions, run_recipe
 

@@ -202,7 +202,7 @@ class Point:
     recipe: str = ""
     """The fully resolved recipe as JSON."""
     extra: dict[str, Any] = field(default_factory=dict)
-    """Everything else worth keeping (schedule lag, goodput, client monitor, import notes)."""
+    """Everything else worth keeping (failures by kind, token disagreements, client monitor, TTFT by turn, SLO search, import notes)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,6 +11,7 @@ decode_tp/ep/dp_attention   tp / ep / dp_attention (the layout that generates to
 prefill_*, decode_*         workers (JSON) for disaggregated points
 num_prefill/decode_gpu      same, but see pitfall 1 for aggregated rows
 metrics.p99.9_*             p999_*  (a dot is not a column name)
+metrics.*_itl               *_icl  (vLLM benchmark_serving's gap between chunks, not per token)
 metrics.std_intvty          dropped: 1/std(TPOT) has no meaning (pitfall 4)
 metrics.<other>             the same name when Point has it, else ``extra["metrics"]``
 run_url, date, image        run_url, date, image; run_id = ``inferencex-<run>-<attempt>``

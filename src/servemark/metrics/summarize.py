@@ -12,11 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from servemark.errors import ServemarkError
 from servemark.fields import USAGE_TOLERANCE
 from servemark.metrics import definitions as d
 from servemark.metrics.stats import describe
-from servemark.metrics.workload import cache_usage, is_good, schedule_lag_p99, slo_values, ttft_by_turn
+from servemark.metrics.workload import cache_usage, schedule_lag_p99, ttft_by_turn
 from servemark.point import INTVTY_STATS, POINT_FIELDS
 from servemark.records import RequestRecord
 
@@ -47,19 +46,8 @@ def window(records: list[RequestRecord]) -> tuple[float, float] | None:
     return min(sends), max(ends)
 
 
-def goodput(ok: list[RequestRecord], total: int, duration: float, slo: dict[str, float]) -> dict[str, Any]:
-    """Requests meeting every SLO (seconds: ``ttft``, ``tpot``, ``e2el``); failures count as misses."""
-    bad = set(slo) - {"ttft", "tpot", "e2el"}
-    if bad:
-        raise ServemarkError(f"slo: unknown metric(s) {sorted(bad)}; allowed: ttft, tpot, e2el (seconds)")
-    good = sum(is_good(slo_values(r), slo) for r in ok)
-    return {"slo_s": dict(slo), "good_requests": good,
-            "good_fraction": good / total if total else None,
-            "goodput_rps": good / duration if duration > 0 else None}
-
-
 def summarize(records: list[RequestRecord], gpu_count: int = 1, num_prefill_gpu: int | None = None,
-              num_decode_gpu: int | None = None, slo: dict[str, float] | None = None,
+              num_decode_gpu: int | None = None,
               client: dict[str, Any] | None = None,
               max_failure_rate: float = DEFAULT_MAX_FAILURE_RATE) -> dict[str, Any]:
     """The metric fields of one point; ``max_failure_rate`` is the recipe's limit for ``too_many_failures``."""
@@ -135,8 +123,6 @@ def summarize(records: list[RequestRecord], gpu_count: int = 1, num_prefill_gpu:
     if devs:
         extra["prompt_token_disagreement"] = {
             "requests_differing": sum(1 for x in devs if x), "max_abs_fraction": float(np.max(np.abs(devs)))}
-    if slo:
-        extra["goodput"] = goodput(ok, len(meas), duration, slo)
     out.update(cache_usage(ok))
     out["schedule_lag_p99"] = schedule_lag_p99(meas)
     turns = ttft_by_turn(ok)

@@ -1,8 +1,13 @@
-"""Reading a recipe file and turning pydantic's errors into one line naming file and key."""
+"""Reading a recipe file and checking its schema, each error one line naming file and key.
+
+This is the part of recipe validation that needs only the recipe: whether an engine can serve a
+layout is the adapters' knowledge, so the complete check (schema, then engine) is
+``servemark.engines.check.load_recipe`` / ``parse_recipe``, which every reader of a recipe calls.
+Keeping it there lets the adapters import ``recipe.schema`` while ``recipe`` imports no engine.
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +24,12 @@ def _loc(loc: tuple[Any, ...]) -> str:
         or "(top level)"
 
 
-def parse_recipe(data: Any, source: str = "<recipe>") -> Recipe:
+def parse_schema(data: Any, source: str = "<recipe>") -> Recipe:
+    """The recipe in ``data`` if it satisfies the schema (no engine check: see the module doc)."""
     if not isinstance(data, dict):
         raise ServemarkError(f"{source}: a recipe is a mapping of keys, got {type(data).__name__}")
     try:
-        recipe = Recipe.model_validate(data)
+        return Recipe.model_validate(data)
     except ValidationError as exc:
         # every problem at once, one line each naming file and key: fix them all in one edit
         errs = exc.errors()
@@ -34,36 +40,6 @@ def parse_recipe(data: Any, source: str = "<recipe>") -> Recipe:
             msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
             lines.append(f"{source}: {_loc(err['loc'])}: {msg}")
         raise ServemarkError("\n".join(dict.fromkeys(lines))) from None
-    check_engine(recipe, source)
-    return recipe
-
-
-_FIELD_PREFIX = re.compile(r"^([a-z_]+(?:\.[a-z_0-9]+)*): ")
-_TOP_LEVEL = ("engine.", "executor.", "hardware.", "model.", "precision", "scenarios", "concurrency")
-
-
-def check_engine(recipe: Recipe, source: str = "<recipe>") -> None:
-    """Ask the recipe's engine adapter whether it can take each layout; its reason names the key.
-
-    An adapter raises ``ValueError("ep: ...")``; that becomes ``FILE: layouts.0.ep: ...``. Keys of
-    the rest of the recipe (``engine.build: ...``) are reported as they are.
-    """
-    from servemark.engines import ADAPTERS
-
-    adapter = ADAPTERS.get(recipe.engine.name)
-    if adapter is None:
-        raise ServemarkError(f"{source}: engine.name: unknown engine {recipe.engine.name!r}; known: {', '.join(sorted(ADAPTERS))}")
-    for i, layout in enumerate(recipe.layouts):
-        try:
-            adapter.validate(recipe, layout)
-        except ValueError as exc:
-            reason = str(exc)
-            m = _FIELD_PREFIX.match(reason)
-            if m and m.group(1).startswith(_TOP_LEVEL):
-                raise ServemarkError(f"{source}: {reason}") from None
-            if m:
-                raise ServemarkError(f"{source}: layouts.{i}.{reason}") from None
-            raise ServemarkError(f"{source}: layouts.{i}: {reason}") from None
 
 
 MAX_RECIPE_BYTES = 4 * 1024 * 1024
@@ -135,6 +111,6 @@ def read_yaml(p: Path, what: str = "recipe") -> Any:
         raise ServemarkError(f"{p}: nested too deeply; not a {what}") from None
 
 
-def load_recipe(path: str | Path) -> Recipe:
-    p = Path(path)
-    return parse_recipe(read_yaml(p), str(p))
+def read_recipe_file(path: Path) -> Any:
+    """The YAML document in ``path`` (not yet checked), or an error naming the file."""
+    return read_yaml(path)

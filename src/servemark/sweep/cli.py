@@ -37,7 +37,7 @@ app = typer.Typer()
 
 def _sweep(recipe_path: Path, db: Path | None, runs_dir: Path | None, workers: int,
            endpoint: str | None = None, resume: str | None = None, trials: int | None = None) -> tuple[list[Point], str]:
-    from servemark.recipe import load_recipe
+    from servemark.engines.check import load_recipe
 
     recipe = load_recipe(recipe_path)
     if trials is not None:  # the CLI override of the recipe's `trials` (a new recipe hash: a new experiment)
@@ -145,7 +145,7 @@ def ceiling(
     The engine's own offline benchmark (llama-batched-bench, vllm bench throughput,
     sglang.bench_one_batch) at the recipe's batch sizes and lengths; docs/ceiling.md.
     """
-    from servemark.recipe import load_recipe
+    from servemark.engines.check import load_recipe
     from servemark.recipe.schema import CeilingSpec
 
     r = load_recipe(recipe)

@@ -20,7 +20,8 @@ from rich.table import Table
 from servemark.engines import RenderContext, adapter_for
 from servemark.engines.base import Launch
 from servemark.errors import ServemarkError
-from servemark.recipe import expand, load_recipe
+from servemark.engines.check import load_recipe
+from servemark.recipe import expand
 from servemark.recipe.expand import recipe_hash
 from servemark.recipe.schema import Layout, Recipe
 
