@@ -302,8 +302,8 @@ def _run_layout(
         if rt.tokenizer_path == SERVER:
             builder, tok_label = _prompt_builder(SERVER, base_url, front.served_model, opts, recipe.seed)
 
-        ctx = _PointContext(recipe, layout, launches, rt, opts, run_id, run_dir, rhash, host, console, base_url,
-                            builder, tok_label, meter, servers)
+        pctx = _PointContext(recipe, layout, launches, rt, opts, run_id, run_dir, rhash, host, console, base_url,
+                             builder, tok_label, meter, servers)
 
         def measure(pp: PlannedPoint, extra: dict[str, Any] | None = None) -> Point:
             """Measure, store and return one point; SLO-search probes and adaptive points come here too."""
@@ -311,7 +311,7 @@ def _run_layout(
             # repeat a planned load, and must not replace that point)
             pid = ids.get(pp.index) or make_point_id(
                 run_id, point_key(recipe, pp, rhash=rhash, probe=(extra or {}).get("slo_search", {}).get("probe")))
-            point = _measure_point(ctx, pp, pid, extra or {}, engine_died)
+            point = _measure_point(pctx, pp, pid, extra or {}, engine_died)
             if point is None:
                 raise _LayoutGivenUp
             out.append(point)
