@@ -26,6 +26,7 @@ from servemark.loadgen.phases import Phase
 from servemark.loadgen.spec import LoadSpec
 from servemark.workload import Prompt
 from servemark.records import RequestRecord
+from servemark.redact import scrub
 from servemark.workload.session import Session
 
 SPIN_NS = 2_000_000
@@ -40,6 +41,7 @@ async def sleep_until(deadline_ns: int) -> None:
         await asyncio.sleep((left - SPIN_NS) / 1e9)
     while perf_counter_ns() < deadline_ns:
         await asyncio.sleep(0)
+
 
 READ_BUFSIZE = 1 << 18
 """256 KiB per-response read buffer: long contexts must not throttle the client (vllm#39963)."""
@@ -152,7 +154,8 @@ class LoopClient:
     def _record(self, rid: int, warmup: bool) -> RequestRecord:
         p = self.spec.prompts[rid % len(self.spec.prompts)]
         return RequestRecord(point_id=self.spec.point_id, request_id=rid, scheduled_at=0.0,
-                             client_prompt_tokens=p.client_tokens or None, warmup=warmup)
+                             client_prompt_tokens=p.client_tokens or None, warmup=warmup,
+                             max_tokens=_max_tokens(self.spec.extra_body.get("max_tokens", p.max_tokens)))
 
     async def _send(self, rec: RequestRecord, body: bytes, prefix: bytes | None) -> rq.Deferred | None:
         if self.pool is not None:
@@ -195,6 +198,9 @@ class LoopClient:
                 await self._open(ph, records, dispatch_lags, stop_ns, on_done)
         stats = await mon.stop()
         self._parse_deferred()  # timing is over: now the SSE bytes may cost what they cost
+        for rec in records:  # a server may echo the key it was sent: never store it
+            if rec.error_detail:
+                rec.error_detail = scrub(rec.error_detail, [self.spec.api_key])
         return records, dispatch_lags, stats
 
     async def _closed(self, ph: Phase, records: list, stop_ns: int | None, on_done) -> None:
@@ -328,3 +334,8 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
         return uvloop.new_event_loop
     except ImportError:
         return None
+
+
+def _max_tokens(value: object) -> int | None:
+    """The request's ``max_tokens`` when it is a plain integer (an ``extra_body`` may override it)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
