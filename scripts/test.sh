@@ -30,7 +30,8 @@ bash scripts/slurm_cluster.sh start
 trap 'bash scripts/slurm_cluster.sh stop' EXIT
 eval "$(bash scripts/slurm_cluster.sh env)"
 # Peer clients for the conformance tests (vllm-bench comes with the vLLM CPU env above). Opt-in:
-# each install takes many minutes cold (14-18 min measured on a busy 2-core machine), so CI skips
+# each install takes minutes cold (2-4 min one at a time, 14-18 min three at once on a busy 2-core
+# machine), so CI skips
 # those tests (pytest names SERVEMARK_TEST_PEERS in the skip reason); SERVEMARK_TEST_PEERS=1
 # installs them, cached after the first run (about 2 s each then: a marker file is checked).
 if [ -n "${SERVEMARK_TEST_PEERS:-}" ]; then
