@@ -31,9 +31,9 @@ trap 'bash scripts/slurm_cluster.sh stop' EXIT
 eval "$(bash scripts/slurm_cluster.sh env)"
 # Peer clients for the conformance tests (vllm-bench comes with the vLLM CPU env above). Opt-in:
 # each install takes minutes cold (2-4 min one at a time, 14-18 min three at once on a busy 2-core
-# machine), so CI skips
-# those tests (pytest names SERVEMARK_TEST_PEERS in the skip reason); SERVEMARK_TEST_PEERS=1
-# installs them, cached after the first run (about 2 s each then: a marker file is checked).
+# machine), so CI skips those tests (pytest names SERVEMARK_TEST_PEERS in the skip reason);
+# SERVEMARK_TEST_PEERS=1 installs them, cached after the first run (about 2 s each then: a marker
+# file is checked).
 if [ -n "${SERVEMARK_TEST_PEERS:-}" ]; then
   for peer in aiperf guidellm inference-perf; do .venv/bin/servemark peer install "$peer"; done
 fi
