@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from servemark.executors import make_server
 from servemark.executors.local import LocalServer, log_tail
 from servemark.point import Point
 from servemark.executors.placement import in_slurm_job, job_nodes, placement
-from servemark.recipe.expand import PlannedPoint, expand, recipe_hash
+from servemark.recipe.expand import PlannedPoint, expand, planned_point, recipe_hash
 from servemark.recipe.schema import Layout, Recipe
 from servemark.store import Store
 from servemark.store.db import StoreLockedError
@@ -97,7 +97,8 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         from servemark.sweep.slurm_job import run_as_job  # submit, follow, collect the bundle
 
         return run_as_job(recipe, opts, console)
-    planned = [p for p in expand(recipe) if opts.layouts is None or p.layout_index in opts.layouts]
+    full = expand(recipe)
+    planned = [p for p in full if opts.layouts is None or p.layout_index in opts.layouts]
     if not planned and recipe.slo_search is None:  # a search-only recipe plans no points
         raise ServemarkError(f"--layout {opts.layouts}: the recipe has layouts 0..{len(recipe.layouts) - 1}")
     adapter = adapter_for(recipe.engine.name)
@@ -130,17 +131,18 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     with Store(opts.db) as store:
         store.upsert_run(run_row)
         if state.done:
-            result.points = [p for p in store.points("run_id = ?", [run_id]) if p.point_id in set(ids.values())]
+            result.points = _stored_points(store, recipe, full, ids, run_id, opts.layouts)
     left = [p for p in planned if ids[p.index] not in state.done]
     verb = "resumed" if state.row else "run"
     console.print(f"{verb} [bold]{run_id}[/] -> {run_dir} ({len(planned) - len(left)} of {len(planned)} points measured before)")
-    next_index = [len(planned)]  # adaptive points are numbered after the planned ones
+    # adaptive points and SLO probes are numbered after every planned point of the recipe (not
+    # only the chosen layouts'), so their index never names a planned point's id
+    next_index = [len(full)]
     try:
-        next_index = [len(planned)]
         for li in _layouts_to_run(recipe, opts, planned, left):
             for key in engine_keys(recipe, li):
                 todo = [p for p in left if p.engine_key == key]
-                if todo or recipe.slo_search is not None:
+                if todo or recipe.slo_search is not None or _adaptive_left(recipe, key, result.points, run_id, rhash):
                     _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console,
                                 result, ids, next_index, cache=key[1])
             given_up = any(f["layout"] == li and f["action"] == "layout given up" for f in result.failures)
@@ -179,6 +181,8 @@ def _layouts_to_run(recipe: Recipe, opts: SweepOptions, planned: list[PlannedPoi
     nothing measured before (a search-only recipe plans no points, yet searches every layout)."""
     chosen = range(len(recipe.layouts)) if opts.layouts is None else opts.layouts
     todo = {p.layout_index for p in left}
+    if recipe.concurrency == "adaptive":  # adaptive points may be left (resume): engine_keys decide
+        todo |= set(chosen)
     if recipe.slo_search is not None:
         measured = {p.layout_index for p in planned} - todo
         todo |= {li for li in chosen if li not in measured}
@@ -191,6 +195,41 @@ def engine_keys(recipe: Recipe, li: int | None = None) -> list[tuple[int, bool]]
     caches = [c for c in (False, True) if any((sc.prefix_cache == "on") == c for sc in recipe.scenarios)]
     lis = range(len(recipe.layouts)) if li is None else [li]
     return [(i, c) for i in lis for c in caches]
+
+
+def _stored_points(store: Store, recipe: Recipe, full: list[PlannedPoint], ids: dict[int, str], run_id: str,
+                   layouts: list[int] | None) -> list[Point]:
+    """The run's stored points that belong to this sweep: its planned points, and the adaptive
+    points and SLO probes (not in any plan) of its layouts."""
+    mine = set(ids.values())
+    others = set(planned_ids(recipe, full, run_id).values()) - mine
+    lays = None if layouts is None else [recipe.layouts[li].model_dump(mode="json") for li in layouts]
+    return [p for p in store.points("run_id = ?", [run_id])
+            if p.point_id in mine or (p.point_id not in others and (lays is None or p.layout in lays))]
+
+
+def _adaptive_known(recipe: Recipe, li: int, sc: Any, points: list[Point], run_id: str, rhash: str) -> list[Point]:
+    """The closed-loop points of layout ``li`` and scenario ``sc`` among ``points`` (measured now or,
+    on resume, before): found by their ids, which do not depend on when they were measured."""
+    spec = recipe.adaptive
+    want = {make_point_id(run_id, point_key(recipe, planned_point(recipe, 0, li, sc, c, None), rhash=rhash))
+            for c in range(spec.min, spec.max + 1)}
+    return [p for p in points if p.point_id in want]
+
+
+def _adaptive_scenarios(recipe: Recipe, cache: bool) -> list[Any]:
+    return [sc for sc in recipe.scenarios if (sc.prefix_cache == "on") == cache and sc.workload.kind != "trace"]
+
+
+def _adaptive_left(recipe: Recipe, key: tuple[int, bool], points: list[Point], run_id: str, rhash: str) -> bool:
+    """Whether an adaptive sweep still places points on this engine instance given what is stored
+    (a resumed run interrupted after its first points)."""
+    if recipe.concurrency != "adaptive":
+        return False
+    spec = recipe.adaptive
+    return any(next_concurrency([_as_measured(p) for p in _adaptive_known(recipe, key[0], sc, points, run_id, rhash)],
+                                spec.budget, spec.tolerance) is not None
+               for sc in _adaptive_scenarios(recipe, key[1]))
 
 
 def _stored_ids(db: Path, run_id: str) -> set[str]:
@@ -320,10 +359,12 @@ def _run_layout(
         meter.start()
         try:
             for sc_todo in _by_scenario(todo):
-                first = [measure(pp) for pp in sc_todo]
-                if recipe.concurrency == "adaptive":
-                    closed = [p for p in first if p.request_rate is None]  # adaptive steers concurrency only
-                    _adaptive_rest(recipe, sc_todo[0], closed, next_index or [len(out)], measure)
+                for pp in sc_todo:
+                    measure(pp)
+            if recipe.concurrency == "adaptive":  # after each scenario's first points, stored ones included
+                for sc in _adaptive_scenarios(recipe, cache):
+                    known = _adaptive_known(recipe, li, sc, out, run_id, rhash)  # closed loop only
+                    _adaptive_rest(recipe, li, sc, known, next_index or [len(out)], measure)
             if recipe.slo_search is not None:
                 for sc in recipe.scenarios:
                     if (sc.prefix_cache == "on") == cache and sc.workload.kind != "trace":
@@ -424,14 +465,15 @@ def _measure_point(c: _PointContext, pp: PlannedPoint, point_id: str, extra: dic
     return summary
 
 
-def _adaptive_rest(recipe: Recipe, like: PlannedPoint, first: list[Point], next_index: list[int],
+def _adaptive_rest(recipe: Recipe, li: int, sc: Any, first: list[Point], next_index: list[int],
                    measure: Any) -> None:
-    """After a scenario's first points: measure where the frontier is least certain (sweep.adaptive)."""
+    """After a scenario's first points: measure where the frontier is least certain (sweep.adaptive).
+    Each new point is planned like any closed-loop point of the scenario (a multi-turn point's
+    request count is its sessions x turns; never a copy of a rate point)."""
     spec = recipe.adaptive
     pts = [_as_measured(p) for p in first]
     while (conc := next_concurrency(pts, spec.budget, spec.tolerance)) is not None:
-        pp = replace(like, index=next_index[0], conc=conc, num_requests=recipe.requests_per_point.count(conc),
-                     num_warmup=recipe.warmup.count(conc))
+        pp = planned_point(recipe, next_index[0], li, sc, conc, None)
         next_index[0] += 1
         pts.append(_as_measured(measure(pp)))
 
