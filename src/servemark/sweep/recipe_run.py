@@ -358,11 +358,13 @@ def _run_layout(
 
         meter.start()
         try:
-            for sc_todo in _by_scenario(todo):
+            adaptive = _adaptive_scenarios(recipe, cache) if recipe.concurrency == "adaptive" else []
+            groups = [(g[0].scenario, g) for g in _by_scenario(todo)]
+            groups += [(sc, []) for sc in adaptive if not any(sc is s for s, _ in groups)]  # none left (resume)
+            for sc, sc_todo in groups:
                 for pp in sc_todo:
                     measure(pp)
-            if recipe.concurrency == "adaptive":  # after each scenario's first points, stored ones included
-                for sc in _adaptive_scenarios(recipe, cache):
+                if any(sc is a for a in adaptive):  # then the scenario's adaptive points, stored ones counted
                     known = _adaptive_known(recipe, li, sc, out, run_id, rhash)  # closed loop only
                     _adaptive_rest(recipe, li, sc, known, next_index or [len(out)], measure)
             if recipe.slo_search is not None:
