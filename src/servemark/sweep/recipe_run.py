@@ -8,6 +8,7 @@ far; the engine is stopped in a ``finally`` on every path.
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -142,7 +143,8 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         for li in _layouts_to_run(recipe, opts, planned, left):
             for key in engine_keys(recipe, li):
                 todo = [p for p in left if p.engine_key == key]
-                if todo or recipe.slo_search is not None or _adaptive_left(recipe, key, result.points, run_id, rhash):
+                if (todo or _adaptive_left(recipe, key, result.points, run_id, rhash)
+                        or _search_left(recipe, key, result.points, run_id, rhash)):
                     _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console,
                                 result, ids, next_index, cache=key[1])
             given_up = any(f["layout"] == li and f["action"] == "layout given up" for f in result.failures)
@@ -177,15 +179,13 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
 
 def _layouts_to_run(recipe: Recipe, opts: SweepOptions, planned: list[PlannedPoint],
                     left: list[PlannedPoint]) -> list[int]:
-    """Layouts with points still to measure; with an ``slo_search``, also the layouts that had
-    nothing measured before (a search-only recipe plans no points, yet searches every layout)."""
+    """Layouts with points still to measure; with adaptive concurrency or an ``slo_search``, every
+    chosen layout (its adaptive points or probes may be left, e.g. on resume, and a search-only
+    recipe plans no points): ``_adaptive_left``/``_search_left`` then say which engines start."""
     chosen = range(len(recipe.layouts)) if opts.layouts is None else opts.layouts
     todo = {p.layout_index for p in left}
-    if recipe.concurrency == "adaptive":  # adaptive points may be left (resume): engine_keys decide
+    if recipe.concurrency == "adaptive" or recipe.slo_search is not None:
         todo |= set(chosen)
-    if recipe.slo_search is not None:
-        measured = {p.layout_index for p in planned} - todo
-        todo |= {li for li in chosen if li not in measured}
     return sorted(li for li in todo if li in chosen)
 
 
@@ -230,6 +230,32 @@ def _adaptive_left(recipe: Recipe, key: tuple[int, bool], points: list[Point], r
     return any(next_concurrency([_as_measured(p) for p in _adaptive_known(recipe, key[0], sc, points, run_id, rhash)],
                                 spec.budget, spec.tolerance) is not None
                for sc in _adaptive_scenarios(recipe, key[1]))
+
+
+class _ProbeMissing(Exception):
+    """A replayed SLO search reached a probe the store does not hold."""
+
+
+def _search_left(recipe: Recipe, key: tuple[int, bool], points: list[Point], run_id: str, rhash: str) -> bool:
+    """Whether an SLO search of this engine instance still needs a probe: the search is replayed on
+    the stored probes (it is deterministic given their verdicts) until one is missing."""
+    if recipe.slo_search is None:
+        return False
+    have = {p.point_id: p for p in points}
+
+    def stored(pp: PlannedPoint, extra: dict[str, Any]) -> Point:
+        pid = make_point_id(run_id, point_key(recipe, pp, rhash=rhash, probe=extra["slo_search"]["probe"]))
+        if pid not in have:
+            raise _ProbeMissing
+        return have[pid]
+
+    for sc in recipe.scenarios:
+        if (sc.prefix_cache == "on") == key[1] and sc.workload.kind != "trace":
+            try:
+                slo_search(recipe, sc, key[0], stored, [0], Console(file=io.StringIO()))
+            except _ProbeMissing:
+                return True
+    return False
 
 
 def _stored_ids(db: Path, run_id: str) -> set[str]:
@@ -341,6 +367,7 @@ def _run_layout(
         if rt.tokenizer_path == SERVER:
             builder, tok_label = _prompt_builder(SERVER, base_url, front.served_model, opts, recipe.seed)
 
+        before = {p.point_id: p for p in out}
         pctx = _PointContext(recipe, layout, launches, rt, opts, run_id, run_dir, rhash, host, console, base_url,
                              builder, tok_label, meter, servers)
 
@@ -350,6 +377,8 @@ def _run_layout(
             # repeat a planned load, and must not replace that point)
             pid = ids.get(pp.index) or make_point_id(
                 run_id, point_key(recipe, pp, rhash=rhash, probe=(extra or {}).get("slo_search", {}).get("probe")))
+            if pid in before:  # a probe or adaptive point stored before a resume: its search goes on from it
+                return before[pid]
             point = _measure_point(pctx, pp, pid, extra or {}, engine_died)
             if point is None:
                 raise _LayoutGivenUp
