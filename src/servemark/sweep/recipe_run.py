@@ -150,6 +150,8 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
             given_up = any(f["layout"] == li and f["action"] == "layout given up" for f in result.failures)
             if recipe.ceiling is not None and opts.endpoint is None and not given_up:
                 _measure_ceiling(recipe, li, recipe.layouts[li], rt, run_id, run_dir, opts, console)
+        if state.row:  # stored points came first, in the store's order: back to the sweep's
+            result.points = _in_plan_order(result.points, planned, ids)
         if result.status == "done" and any(f["action"] == "layout given up" for f in result.failures):
             result.status = "partial"
     except KeyboardInterrupt:
@@ -230,6 +232,21 @@ def _adaptive_left(recipe: Recipe, key: tuple[int, bool], points: list[Point], r
     return any(next_concurrency([_as_measured(p) for p in _adaptive_known(recipe, key[0], sc, points, run_id, rhash)],
                                 spec.budget, spec.tolerance) is not None
                for sc in _adaptive_scenarios(recipe, key[1]))
+
+
+def _in_plan_order(points: list[Point], planned: list[PlannedPoint], ids: dict[int, str]) -> list[Point]:
+    """``points`` in plan order, each adaptive point or probe right after the last planned point of
+    its layout, prefix-cache setting and scenario (where a fresh run measures it)."""
+    pos = {ids[pp.index]: i for i, pp in enumerate(planned)}
+
+    def group(p: Point) -> str:
+        return json.dumps([p.layout, p.prefix_cache, p.scenario, p.workload], sort_keys=True, default=str)
+
+    last: dict[str, int] = {}
+    for p in points:
+        if p.point_id in pos:
+            last[group(p)] = max(last.get(group(p), -1), pos[p.point_id])
+    return sorted(points, key=lambda p: pos[p.point_id] if p.point_id in pos else last.get(group(p), len(pos)) + 0.5)
 
 
 class _ProbeMissing(Exception):
