@@ -53,6 +53,9 @@ def main() -> None:
           f"({p.failed} failed)")
     print(f"send lag (sent - scheduled): p50 {np.percentile(lag, 50):.3f} ms, p99 {np.percentile(lag, 99):.3f} ms, "
           f"max {lag.max():.3f} ms")
+    c = p.extra["client"]
+    print(f"scheduler wake lag (fired - scheduled): p50 {c['schedule_lag_p50_ms']:.3f} ms, p99 {c['schedule_lag_p99_ms']:.3f} ms, "
+          f"max {c['schedule_lag_max_ms']:.3f} ms")
     print(f"client event-loop lag p99 {p.extra['client']['loop_lag_p99_ms']:.3f} ms (machine load shows here)")
     print(f"FIGURE trace send lag p99: {np.percentile(lag, 99):.3f} ms")
 
