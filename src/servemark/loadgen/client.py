@@ -181,10 +181,10 @@ class LoopClient:
     async def run_phase(self, ph: Phase, on_done: Callable[[], None]) -> tuple[list[RequestRecord], list[float], dict]:
         records: list[RequestRecord] = []
         dispatch_lags: list[float] = []
-        mon = LoopMonitor(self.spec.monitor_interval_s)
+        self.waker = Waker()
+        mon = LoopMonitor(self.spec.monitor_interval_s, self.waker)
         mon.start()
         stop_ns = ph.t0_ns + int(ph.stop_after_s * 1e9) if ph.stop_after_s else None
-        self.waker = Waker()
         try:
             await self.waker.until(ph.t0_ns)
             with quiet_gc():
@@ -194,10 +194,10 @@ class LoopClient:
                     await self._sessions(ph, records, dispatch_lags, on_done)
                 else:
                     await self._open(ph, records, dispatch_lags, stop_ns, on_done)
+            stats = await mon.stop()
         finally:
             self.waker.close()
             self.waker = None
-        stats = await mon.stop()
         self._parse_deferred()  # timing is over: now the SSE bytes may cost what they cost
         return records, dispatch_lags, stats
 
