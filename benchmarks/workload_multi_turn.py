@@ -79,7 +79,7 @@ def main() -> None:
         off = measure(False, a, Path(d))
         on = measure(True, a, Path(d))
     n = off["point"].num_requests
-    print("short turns on purpose, so 2 x 1,000 requests finish in minutes on a 2-core CPU; the ratio, "
+    print("short turns on purpose (8-token replies), so the run finishes on a 2-core CPU; the ratio, "
           "not the absolute TTFT, is the figure")
     print(f"multi-turn on vLLM CPU (demo model{'' if a.compiled else ', eager'}): {a.sessions} sessions x {a.turns} turns = {n} requests per "
           f"setting, {a.concurrency} sessions in flight; first turn {a.first_tokens} tokens, later turns "
