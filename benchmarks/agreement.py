@@ -53,7 +53,7 @@ def demo_engine(mem_fraction: float | None) -> Iterator[tuple[str, str, str]]:
 
     from servemark.engines import RenderContext, adapter_for
     from servemark.executors.local import LocalServer
-    from servemark.recipe import load_recipe
+    from servemark.engines.check import load_recipe
     from servemark.executors.runtime import resolve_runtime
 
     recipe = load_recipe(Path(str(resources.files("servemark") / "data" / "recipes" / "demo-cpu.yaml")))

@@ -24,7 +24,7 @@ from rich.console import Console
 
 from servemark.engines import RenderContext, adapter_for
 from servemark.executors.local import LocalServer
-from servemark.recipe import load_recipe
+from servemark.engines.check import load_recipe
 from servemark.sweep.recipe_run import SweepOptions, run_recipe
 from servemark.executors.runtime import resolve_runtime
 

@@ -24,7 +24,7 @@ from rich.console import Console
 from servemark.calibration.plan import CalibrationPlan
 from servemark.calibration.process import CalibrationServer
 from servemark.loadgen.records_io import read_records
-from servemark.recipe import parse_recipe
+from servemark.engines.check import parse_recipe
 from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
 

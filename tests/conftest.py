@@ -76,7 +76,7 @@ class EnginePool:
     def handle(self, prefix_cache: bool) -> EngineHandle:
         from servemark.engine_envs import vllm_cpu
         from servemark.models import demo
-        from servemark.recipe import load_recipe
+        from servemark.engines.check import load_recipe
         from servemark.executors.runtime import resolve_runtime
 
         if not vllm_cpu.installed() or not demo.is_built("gemma-3-270m"):
@@ -94,7 +94,7 @@ class EnginePool:
     def ensure(self, h: EngineHandle) -> str:
         from servemark.engines import RenderContext, adapter_for
         from servemark.executors.local import LocalServer
-        from servemark.recipe import load_recipe
+        from servemark.engines.check import load_recipe
         from servemark.executors.runtime import resolve_runtime
 
         if self.running is not None and self.running[0] is h:

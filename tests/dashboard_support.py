@@ -75,6 +75,16 @@ def launch(playwright: Any):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module (import this fixture into the module)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
 def open_page(browser: Any, url: str, errors: list[str]):
     """A page that records console errors and uncaught exceptions into ``errors``."""
     page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)

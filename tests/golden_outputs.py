@@ -7,6 +7,9 @@ checkout before the field registry and the store API (issue 12); ``test_golden.p
 current code reproduces it, so a refactor that changes a published number fails. It was rewritten
 once, at the merge of issue 16, whose only change to it is added keys (``workload``,
 ``workload_kind``, ``prefix_cache``: frontiers group by workload); every number stayed the same.
+Rewritten again when InferenceX's ``*_itl`` (vLLM's per-chunk gap) was mapped to ``*_icl`` instead
+of servemark's per-token ``*_itl``: the dashboard payload's six ``*_itl`` columns became ``*_icl``
+with the same values, and nothing else changed.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from servemark.bundles import BundleError, export_run, import_bundles
 from servemark.errors import ServemarkError
 from servemark.sweep.slurm_job import batch_script, write_job
 from servemark.models import demo
-from servemark.recipe import parse_recipe
+from servemark.engines.check import parse_recipe
 from servemark.recipe.expand import expand
 from servemark.recipe.schema import SlurmSpec
 from servemark.store import Store

@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 
 def _recipe(name: str, batches: list[int], isl: int = 64, osl: int = 16):
-    from servemark.recipe import load_recipe
+    from servemark.engines.check import load_recipe
 
     r = load_recipe(REPO / "recipes" / name)
     r.engine.port = _free_port()

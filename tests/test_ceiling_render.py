@@ -21,7 +21,7 @@ from servemark.ceiling.run import commands_for, to_rows
 from servemark.engines import RenderContext
 from servemark.errors import ServemarkError
 from servemark.point import Point
-from servemark.recipe import parse_recipe
+from servemark.engines.check import parse_recipe
 from servemark.recipe.expand import recipe_hash
 from servemark.recipe.schema import Recipe
 

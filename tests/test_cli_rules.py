@@ -240,7 +240,7 @@ def test_export_bundle_and_import_bundle_through_the_cli(bench_db, tmp_path):
 
 def test_bench_save_recipe_repeats_through_run_endpoint(bench_db, tmp_path):
     """`bench --save-recipe` writes the recipe that was run; `run FILE --endpoint URL` repeats it."""
-    from servemark.recipe import load_recipe
+    from servemark.engines.check import load_recipe
 
     saved = bench_db.parent / "r.yaml"
     recipe = load_recipe(saved)

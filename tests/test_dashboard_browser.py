@@ -9,20 +9,12 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from dashboard_support import (XSS_ENGINE, XSS_MODEL, demo_points, import_inferencex_store, launch, make_store,
+from dashboard_support import (XSS_ENGINE, XSS_MODEL, browser, demo_points, import_inferencex_store, make_store,  # noqa: F401
                                open_page, wait_redraw)
 from servemark.report.dashboard.build import build_site
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import yaml
 
 from servemark.engines import ADAPTERS, RenderContext, adapter_for
 from servemark.engines.base import Launch
-from servemark.recipe import parse_recipe
+from servemark.engines.check import parse_recipe
 from servemark.recipe.schema import Recipe
 
 GPU_BASE: dict[str, Any] = {

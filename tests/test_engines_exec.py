@@ -28,7 +28,7 @@ def meta_recipe(engine: str) -> dict:
         lay = {"prefill": {"tp": 2, "args": {"m": META}}, "decode": {"tp": 2, "args": {"m": META}},
                "spec_method": "draft_model", "spec_model": META, "kv_cache_dtype": META}
     return {
-        "name": META, "description": META,
+        "name": "meta", "description": META,  # the name itself is path-safe by schema (SAFE_NAME)
         "model": {"name": META, "path": META, "tokenizer": META, "served_name": META},
         "engine": {"name": engine, "build": "cuda", "args": {"a": META, META.replace(" ", "_"): True}, "env": {"E": META},
                    "host": META, "backend": "sglang", "kv_transfer": "nixl", "router_args": {"r": META}},

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from servemark.errors import ServemarkError
-from servemark.recipe import load_recipe
+from servemark.engines.check import load_recipe
 
 BASE: dict[str, Any] = {
     "name": "t",
@@ -119,3 +119,33 @@ def test_unknown_engine_named(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({**BASE, "engine": {"name": "tgi"}}))
     with pytest.raises(ServemarkError, match="engine.name: unknown engine 'tgi'; known: "):
         load_recipe(path)
+
+
+def test_every_layout_problem_listed_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({**BASE, "engine": {"name": "llama-cpp", "build": "cuda"},
+                                    "layouts": [{"ep": 2}, {}, {"dp_attention": True, "tp": 2}]}))
+    with pytest.raises(ServemarkError) as exc:
+        load_recipe(path)
+    lines = str(exc.value).splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"{path}: layouts.0.ep: llama.cpp has no expert parallelism"), lines
+    assert lines[1].startswith(f"{path}: layouts.2.dp_attention: llama.cpp has no data-parallel attention"), lines
+
+
+def test_a_top_level_problem_is_listed_once(tmp_path: Path) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({**BASE, "engine": {"name": "llama-cpp", "build": "rocm"}, "layouts": [{}, {"tp": 1}]}))
+    with pytest.raises(ServemarkError) as exc:
+        load_recipe(path)
+    assert str(exc.value).count("engine.build: llama.cpp builds are cpu or cuda") == 1
+
+
+def test_recipes_are_read_only_through_the_engine_check() -> None:
+    """The schema-only readers of ``servemark.recipe`` are called by ``engines.check`` alone, so no
+    command, job or API path skips the engine check (it once ran inside ``recipe.load``)."""
+    src = Path(__file__).resolve().parent.parent / "src" / "servemark"
+    allowed = {src / "engines" / "check.py", src / "recipe" / "load.py", src / "recipe" / "__init__.py"}
+    callers = [p.relative_to(src).as_posix() for p in sorted(src.rglob("*.py"))
+               if p not in allowed and any(n in p.read_text() for n in ("parse_schema", "read_recipe_file"))]
+    assert callers == []

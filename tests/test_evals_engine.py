@@ -26,7 +26,7 @@ from servemark.evals.gates import run_recipe_evals
 from servemark.evals.gsm8k import Gsm8kConfig, run_gsm8k
 from servemark.evals.store import GATE_FLAG, evals, save_eval
 from servemark.point import Point
-from servemark.recipe.load import parse_recipe
+from servemark.engines.check import parse_recipe
 from servemark.store.db import Store
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "gsm8k"
@@ -182,7 +182,7 @@ def test_cli_gates_exit_status_and_flag(vllm_server, tmp_path: Path) -> None:
 def test_sweep_runs_recipe_gates_on_its_engine(vllm_server, demo_recipe_path: Path, tmp_path: Path) -> None:
     """The sweep runner calls the gates after its points, on the same endpoint, and the store and
     the returned points carry the verdict."""
-    from servemark.recipe import load_recipe
+    from servemark.engines.check import load_recipe
     from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
     data = load_recipe(demo_recipe_path).model_dump(mode="json")
@@ -216,7 +216,7 @@ def test_reference_file_from_a_recipe_then_gate_against_it(vllm_server, demo_rec
     settings); a recipe gating on that file then passes on the same engine."""
     import yaml
 
-    from servemark.recipe import load_recipe
+    from servemark.engines.check import load_recipe
 
     data = load_recipe(demo_recipe_path).model_dump(mode="json")
     data["evals"] = {"at": "max", "agreement": {"reference": {"file": str(tmp_path / "ref.jsonl")}, "limit": 2,

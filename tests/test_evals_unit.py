@@ -17,7 +17,7 @@ from servemark.evals.gsm8k import score_completions
 from servemark.evals.result import EvalResult, mean_stderr
 from servemark.evals.store import GATE_FLAG, evals, flag_points, save_eval
 from servemark.point import Point
-from servemark.recipe.load import parse_recipe
+from servemark.engines.check import parse_recipe
 from servemark.store.db import Store
 
 from conftest import GSM8K, SHARED as SHARED_ROOT

@@ -19,16 +19,6 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "servemark"
 ROOT_MODULES = {"cli", "__main__"}  # the composition root may import every stage
 RUNS_ON_IMPORT = {"servemark.__main__"}  # `python -m servemark`: importing it runs the CLI
 
-# Known cycles, each with why it is still here. The test fails on any other cycle, and on a listed
-# one that is gone (so the list shrinks as they are fixed, never hides a new one).
-KNOWN_CYCLES = {
-    frozenset({"recipe", "engines"}):
-        "recipe.load.parse_recipe asks the engine adapters to validate each layout (errors that name "
-        "the recipe key), while the adapters take recipe.schema types; fixing it means moving the "
-        "schema out of `recipe` or the engine check out of parse_recipe (issue 12 follow-up)",
-}
-
-
 def _modules() -> list[str]:
     out = []
     for path in sorted(SRC.rglob("*.py")):
@@ -110,7 +100,23 @@ def test_no_cycle_between_packages() -> None:
     assert {"sweep", "loadgen", "store", "cli"} <= graph.keys()  # the walk found the packages
     assert "store" in graph["sweep"]  # and their imports (sweep writes points to the store)
     cycles = strongly_connected(graph)
-    assert set(cycles) == set(KNOWN_CYCLES), f"import cycles between packages: {[sorted(c) for c in cycles]}"
+    assert cycles == [], f"import cycles between packages: {[sorted(c) for c in cycles]}"
+
+
+def documented_layers() -> dict[str, int]:
+    """The package layers drawn in docs/architecture.md: package -> layer number."""
+    text = (SRC.parent.parent / "docs" / "architecture.md").read_text()
+    block = text.split("<!-- package layers", 1)[1].split("```", 2)[1]
+    return {pkg: int(num) for num, *pkgs in (line.split() for line in block.splitlines() if line.strip()) for pkg in pkgs}
+
+
+def test_architecture_doc_draws_the_graph() -> None:
+    """Each package is in the doc's layers, and imports only packages of lower layers."""
+    graph, layers = package_graph(), documented_layers()
+    graph.pop("servemark", None)
+    assert sorted(graph) == sorted(layers), "docs/architecture.md package layers list other packages than the code"
+    upward = sorted(f"{a} ({layers[a]}) -> {b} ({layers[b]})" for a, deps in graph.items() for b in deps if layers[b] >= layers[a])
+    assert upward == [], "imports the layers of docs/architecture.md do not allow"
 
 
 def test_no_stage_imports_the_cli_root() -> None:

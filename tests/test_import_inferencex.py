@@ -132,3 +132,20 @@ def test_raw_ci_artifact_rows_map_like_api_rows(inferencex_dir: Path, tmp_path: 
     assert (p.tp, p.gpu_count, p.conc) == (4, 4, 4)
     assert p.tput_per_gpu == api["metrics"]["tput_per_gpu"] and p.p999_tpot == api["metrics"]["p99.9_tpot"]
     assert p.date == api["date"]
+
+
+def test_inferencex_itl_is_stored_as_icl(inferencex_dir: Path, tmp_path: Path) -> None:
+    """InferenceX's ``*_itl`` is vLLM benchmark_serving's gap between streamed chunks: servemark's
+    ICL, not its per-token ITL. The rows show it: with the engines' stream intervals (TRT 10,
+    SGLang up to 50 tokens a chunk) it is many times TPOT, which a per-token gap cannot be."""
+    rows = json.loads((inferencex_dir / "benchmarks.json").read_text())
+    with Store(tmp_path / "ix.duckdb") as store:
+        import_inferencex(store, inferencex_dir / "benchmarks.json")
+        points = store.points()
+    assert len(points) == len(rows)
+    assert all(p.mean_itl is None and p.p999_itl is None for p in points)
+    for ix, field in (("mean_itl", "mean_icl"), ("median_itl", "median_icl"), ("p99.9_itl", "p999_icl")):
+        want = sorted(r["metrics"][ix] for r in rows if r["metrics"].get(ix) is not None)
+        assert want and sorted(v for p in points if (v := getattr(p, field)) is not None) == want
+    ratios = [m["mean_itl"] / m["mean_tpot"] for r in rows if (m := r["metrics"]).get("mean_itl") and m.get("mean_tpot")]
+    assert sum(r > 5 for r in ratios) > len(ratios) / 2  # chunks of many tokens: per chunk, not per token

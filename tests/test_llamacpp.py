@@ -129,7 +129,7 @@ def test_version_of_the_built_server(llama_server: Path) -> None:
 @pytest.fixture(scope="module")
 def llama_sweep(llama_server: Path, tmp_path_factory: pytest.TempPathFactory):
     from servemark.models import demo
-    from servemark.recipe import load_recipe
+    from servemark.engines.check import load_recipe
     from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
     try:

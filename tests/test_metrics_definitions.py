@@ -8,6 +8,7 @@ import pytest
 
 from servemark.metrics import summarize
 from servemark.metrics import definitions as d
+from servemark.metrics.workload import slo_verdict
 from servemark.point import POINT_FIELDS
 from servemark.records import RequestRecord
 
@@ -83,9 +84,11 @@ def test_goodput_counts_failures_in_denominator():
     recs = [rec(0, 0.0, 0.0, [0.1, 0.2], [1, 1], done=0.2),
             rec(1, 0.0, 0.0, [0.9, 1.0], [1, 1], done=1.0),
             rec(2, 0.0, 0.0, [], [], done=0.3, error="timeout", out=None)]
-    g = summarize(recs, slo={"ttft": 0.5})["extra"]["goodput"]
-    assert g["good_requests"] == 1
+    ok = [r for r in recs if r.ok]
+    g = slo_verdict(ok, len(recs), 2.0, {"ttft": 0.5}, 99.0, None)
+    assert g["goodput_rps"] == pytest.approx(1 / 2.0)
     assert g["good_fraction"] == pytest.approx(1 / 3)
+    assert g["slo_met"] is False  # a failure fails the point
 
 
 def test_empty_and_all_failed_points_do_not_crash():

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from servemark.errors import ServemarkError
-from servemark.recipe import expand, load_recipe
+from servemark.engines.check import load_recipe
+from servemark.recipe import expand
 
 BASE = {
     "name": "t",
@@ -59,7 +60,7 @@ def test_empty_concurrency(tmp_path: Path) -> None:
 
 
 def test_negative_and_duplicate_concurrency(tmp_path: Path) -> None:
-    assert ">= 1" in error_of(tmp_path, {**BASE, "concurrency": [0, 1]})
+    assert "1..100000, got 0" in error_of(tmp_path, {**BASE, "concurrency": [0, 1]})
     assert "unique" in error_of(tmp_path, {**BASE, "concurrency": [2, 2]})
 
 
@@ -80,3 +81,17 @@ def test_expansion_order_and_counts(tmp_path: Path) -> None:
     assert [(p.layout_index, p.scenario.isl, p.conc) for p in pts[:4]] == [(0, 64, 1), (0, 64, 2), (0, 32, 1), (0, 32, 2)]
     assert [p.num_requests for p in pts[:2]] == [15, 20]
     assert [p.num_warmup for p in pts[:2]] == [2, 4]
+
+
+def test_trials_and_adaptive_keys(tmp_path: Path) -> None:
+    r = load_recipe(write(tmp_path, {**BASE, "concurrency": "adaptive", "adaptive": {"min": 2, "max": 128}, "trials": 3}))
+    assert r.trials == 3 and r.max_concurrency == 128
+    assert [p.conc for p in expand(r)] == [2, 16, 128]  # the first points; the sweep places the rest
+    assert load_recipe(write(tmp_path, BASE)).trials == 1
+
+
+def test_bad_trials_and_adaptive_name_the_key(tmp_path: Path) -> None:
+    assert "trials" in error_of(tmp_path, {**BASE, "trials": 0})
+    assert "adaptive" in error_of(tmp_path, {**BASE, "concurrency": "adaptive", "adaptive": {"min": 8, "max": 4}})
+    msg = error_of(tmp_path, {**BASE, "concurrency": "sometimes"})
+    assert msg.count("concurrency") >= 1 and "more)" not in msg

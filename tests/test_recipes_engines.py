@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from servemark.sweep.plan import build_plan
-from servemark.recipe import expand, load_recipe
+from servemark.engines.check import load_recipe
+from servemark.recipe import expand
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPES = sorted((REPO / "recipes").rglob("*.yaml"))

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from servemark.models import demo
-from servemark.recipe import load_recipe
+from servemark.engines.check import load_recipe
 from servemark.recipe.expand import expand
 from servemark.store import Store
 from servemark.sweep.identity import planned_ids

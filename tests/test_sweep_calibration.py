@@ -13,7 +13,7 @@ import pytest
 from servemark.calibration.plan import CalibrationPlan
 from servemark.calibration.process import CalibrationServer
 from servemark.models import demo
-from servemark.recipe import parse_recipe
+from servemark.engines.check import parse_recipe
 from servemark.store import Store
 from servemark.sweep import recipe_run as runner
 from servemark.sweep.recipe_run import SweepOptions, run_recipe

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from servemark.loadgen.records_io import read_records
-from servemark.recipe import load_recipe
+from servemark.engines.check import load_recipe
 from servemark.store import Store
 from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
@@ -42,6 +42,10 @@ def test_points_in_db(sweep) -> None:
     for p in pts:
         assert p.failed == 0 and p.completed == p.num_requests
         assert p.engine == "vllm-cpu" and p.hardware == "cpu" and p.model == "gemma-3-270m"
+        # one trial: its interval is a bootstrap over its requests, and holds the point's value
+        assert p.trials == 1 and p.interval_method == "bootstrap_requests"
+        lo, hi = p.intervals["tput_per_gpu"]
+        assert lo <= p.tput_per_gpu <= hi and lo < hi
 
 
 def _max_in_flight(recs) -> int:

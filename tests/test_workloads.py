@@ -10,7 +10,7 @@ import pytest
 
 from servemark.errors import ServemarkError
 from servemark.models import demo
-from servemark.recipe import parse_recipe
+from servemark.engines.check import parse_recipe
 from servemark.recipe.expand import expand
 from servemark.sweep.workload_build import build_workload
 from servemark.workload.dataset import read_rows, resolve_path
@@ -52,7 +52,7 @@ def test_workload_parameters_are_in_the_identity() -> None:
 
 
 def test_yaml_on_off_and_engine_instances(tmp_path: Path) -> None:
-    from servemark.recipe import load_recipe
+    from servemark.engines.check import load_recipe
 
     (tmp_path / "r.yaml").write_text(
         "name: w\nmodel: {name: m}\nengine: {name: vllm, build: cpu}\nhardware: {name: cpu}\nconcurrency: [2]\n"

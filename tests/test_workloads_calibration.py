@@ -13,7 +13,7 @@ from servemark.calibration.plan import CalibrationPlan
 from servemark.calibration.process import CalibrationServer
 from servemark.loadgen.records_io import read_records
 from servemark.models import demo
-from servemark.recipe import parse_recipe
+from servemark.engines.check import parse_recipe
 from servemark.store import Store
 from servemark.sweep.recipe_run import SweepOptions, run_recipe
 

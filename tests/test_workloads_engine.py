@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from servemark.loadgen.records_io import read_records
-from servemark.recipe import load_recipe
+from servemark.engines.check import load_recipe
 from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
 pytestmark = pytest.mark.engine

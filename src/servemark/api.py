@@ -86,7 +86,7 @@ def _options(db: str | Path | None, runs_dir: str | Path | None, endpoint: str |
 def run_recipe(recipe: str | Path | Recipe | dict[str, Any], *, endpoint: str | None = None,
                db: str | Path | None = None, runs_dir: str | Path | None = None, workers: int = 1) -> SweepResult:
     """Run a recipe (a file, a dict or a :class:`Recipe`) as ``servemark run`` does; its points."""
-    from servemark.recipe import load_recipe, parse_recipe
+    from servemark.engines.check import load_recipe, parse_recipe
     from servemark.sweep import recipe_run
 
     if isinstance(recipe, dict):

@@ -10,6 +10,7 @@ stage's commands can be tested on their own app. Options several stages share (`
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import typer
@@ -22,6 +23,7 @@ from servemark.bundles import cli as bundles_cli
 from servemark.calibration import cli as calibration_cli
 from servemark.engine_envs import cli as engine_envs_cli
 from servemark.errors import ServemarkError
+from servemark.redact import printable, scrub
 from servemark.evals import cli as evals_cli
 from servemark.importers import cli as importers_cli
 from servemark.models import cli as models_cli
@@ -64,7 +66,7 @@ def _root(
 app.add_typer(sweep_cli.app)  # run, bench, demo, ceiling
 app.add_typer(report_cli.app)  # report
 app.add_typer(calibration_cli.app)  # calibrate
-app.add_typer(analysis_cli.app)  # frontier, cost, compare, history
+app.add_typer(analysis_cli.app)  # frontier, cost, compare, history, gate
 app.add_typer(sweep_plan.app)  # plan
 app.add_typer(peers_cli.app)  # conformance
 app.add_typer(sol_cli.gpu_data_app)  # gpu-data
@@ -83,12 +85,33 @@ results_cli.export_app.command("bundle")(bundles_cli.export_bundle_cmd)
 app.add_typer(results_cli.export_app, name="export")  # export points, export bundle
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, ``timeout``, a CI cancel): handled exactly like Ctrl-C."""
+
+
+_TERMINATED: list[int] = []
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    _TERMINATED.append(signum)  # remembered: code on the way may re-raise a plain KeyboardInterrupt
+    raise Terminated()
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         app()
     except ServemarkError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(printable(scrub(str(exc)) or ''))}", highlight=False)
         sys.exit(exc.exit_code)
+    except SystemExit as exc:  # Typer turns KeyboardInterrupt into exit 130 itself
+        if exc.code == 130:
+            err_console.print("[yellow]terminated[/]" if _TERMINATED else "[yellow]interrupted[/]")
+            sys.exit(143 if _TERMINATED else 130)
+        raise
     except KeyboardInterrupt:
+        if _TERMINATED:
+            err_console.print("[yellow]terminated[/]")
+            sys.exit(143)
         err_console.print("[yellow]interrupted[/]")
         sys.exit(130)

@@ -33,6 +33,36 @@ def db_path(db: Path | None) -> Path:
     return db or paths.default_db()
 
 
+def positive_finite(option: str, value: float) -> float:
+    """``value`` when it is a finite number above zero, else a clear error naming ``option``.
+
+    Typer parses ``nan``, ``inf`` and negatives as floats; an interactivity or a length of that kind
+    is a typo that would otherwise print an empty or negative table and exit 0.
+    """
+    import math
+
+    from servemark.errors import ServemarkError
+
+    if not math.isfinite(value) or value <= 0:
+        raise ServemarkError(f"{option} must be a finite number above 0, got {value!r}")
+    return value
+
+
+def gpu_counts(option: str, text: str) -> list[int] | None:
+    """A comma-separated list of GPU counts (``1,2,8``), each a whole number of at least 1."""
+    from servemark.errors import ServemarkError
+
+    if not text.strip():
+        return None
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part.isdigit() or int(part) < 1 or int(part) > 1_000_000:
+            raise ServemarkError(f"{option}: {part!r} is not a GPU count (a whole number 1..1000000), in {text!r}")
+        out.append(int(part))
+    return out
+
+
 def csv_option(help: str = "Print CSV.") -> typer.models.OptionInfo:
     """``--csv``: print CSV instead of a table (exclusive with ``--json``)."""
     return typer.Option(False, "--csv", help=help)

@@ -97,12 +97,13 @@ def _f(name: str, type: str, default: Any, group: str, definition: str, unit: st
 _LATENCY = {
     "ttft": ("Time to first token", "TTFT: `first_token_at − scheduled_at`", "ttft"),
     "tpot": ("Time per output token", "TPOT: `(E2EL − TTFT) / (output_tokens − 1)`", "tpot"),
-    "itl": ("Inter-token latency", "ITL per token: a chunk of n tokens after gap g gives n values g/n", "itl"),
-    "icl": ("Inter-chunk latency", "ICL: raw gaps between token-bearing chunks (vLLM/InferenceX \"ITL\")", ""),
+    "itl": ("Inter-token latency", "ITL per token: a chunk of n tokens after gap g gives n values g/n", ""),
+    "icl": ("Inter-chunk latency", "ICL: raw gaps between token-bearing chunks (vLLM/InferenceX \"ITL\")", "itl"),
     "e2el": ("End-to-end latency", "E2EL: `done_at − scheduled_at`", "e2el"),
 }
 _VLLM_LATENCY = {"ttft": "ttft", "tpot": "tpot", "icl": "itl", "e2el": "e2el"}
-"""servemark metric -> vLLM bench name (vLLM's per-chunk "ITL" is our ICL; it has no per-token ITL)."""
+"""servemark metric -> vLLM bench name (vLLM's per-chunk "ITL" is our ICL; it has no per-token ITL).
+InferenceX runs vLLM's client, so its ``*_itl`` is ICL too (``_LATENCY``'s last column)."""
 
 
 def _ix_stat(stat: str) -> str:
@@ -172,6 +173,7 @@ FIELDS: tuple[Field, ...] = (
     _f("total_output_tokens", "int", 0, "counts", "Σ server `usage.completion_tokens` over completed requests", "tokens", "Output tokens", "int"),
     _f("client_input_tokens", "int | None", None, "counts", "Σ prompt lengths by the client's tokenizer, beside the server's", "tokens", "Client input tokens", "int"),
     _f("prompt_token_deviation", "float | None", None, "counts", "Mean over requests of `(server − client) / client` prompt tokens", "fraction", "Prompt token deviation", "number"),
+    _f("output_token_deviation", "float | None", None, "counts", "Mean over successful requests of `(usage.completion_tokens − text chunks streamed) / text chunks streamed`; above `USAGE_TOLERANCE` the point is flagged `usage_mismatch`", "fraction", "Output token deviation", "number"),
     *_latency_fields(),
     *_intvty_fields(),
     # throughput
@@ -229,14 +231,21 @@ FIELDS: tuple[Field, ...] = (
     _f("workload_kind", "str", "random", "workload", "`random`, `dataset`, `multi_turn` or `trace`", label="Workload kind"),
     _f("workload_params", "str", "", "workload", "The scenario's `workload` block as JSON (empty for random)"),
     _f("prefix_cache", "bool", False, "workload", "Engine prefix caching asked for by the scenario", label="Prefix cache"),
-    _f("cached_tokens", "int | None", None, "workload", "Prompt tokens served from the prefix cache over the measured requests", "tokens", "Cached tokens", "int"),
-    _f("cache_hit_rate", "float | None", None, "workload", "`cached_tokens / total_input_tokens` of the measured requests", "fraction", "Prefix cache hit rate", "number", "higher"),
+    _f("cached_tokens", "int | None", None, "workload", "Prompt tokens served from the prefix cache: Σ `usage.prompt_tokens_details.cached_tokens` over completed measured requests (vLLM reports it with `--enable-prompt-tokens-details`, which servemark renders); else the engine's Prometheus hit counter (`vllm:prefix_cache_hits`, `sglang:cached_tokens_total`) read right before and after the point (warmup falls inside, so session and trace workloads warm up with salted prompts that cannot hit); else empty", "tokens", "Cached tokens", "int"),
+    _f("cache_hit_rate", "float | None", None, "workload", "`cached_tokens / total_input_tokens` of the measured requests (from `usage`: over the requests that reported a cached count)", "fraction", "Prefix cache hit rate", "number", "higher"),
     _f("cache_source", "str", "", "workload", "`usage` (`prompt_tokens_details.cached_tokens`), `prometheus` (the engine's counters sampled around the window) or empty (not measurable)"),
-    _f("schedule_lag_p99", "float | None", None, "workload", "Open loop and traces: 99th percentile of `sent_at − scheduled_at` over measured requests (how late the client sent)", "s", "Schedule lag p99", "number", "lower"),
-    _f("slo", "str", "", "workload", "The recipe's SLO as JSON (bounds in ms, percentile), empty without one"),
-    _f("goodput_rps", "float | None", None, "workload", "Requests meeting every SLO bound per second of `duration` (failures are not good)", "requests/s", "Goodput", "number", "higher"),
-    _f("good_fraction", "float | None", None, "workload", "Share of measured requests (failures included) meeting every SLO bound", "fraction", "Good fraction", "number", "higher"),
-    _f("slo_met", "bool | None", None, "workload", "Every bounded metric's `percentile`-th value is within its bound (and `good_fraction ≥ min_good_fraction`)", label="SLO met"),
+    _f("schedule_lag_p99", "float | None", None, "workload", "Open loop and traces: 99th percentile of `sent_at − scheduled_at` over measured requests (how late the client sent; for traces, the lag behind the trace's own times)", "s", "Schedule lag p99", "number", "lower"),
+    _f("slo", "str", "", "workload", "The recipe's `slo` as JSON (`ttft_ms`, `tpot_ms`, `e2el_ms` bounds, `percentile`, `min_good_fraction`), so a stored verdict says what it was judged against; empty without one"),
+    _f("goodput_rps", "float | None", None, "workload", "Good requests per second of `duration`: a request is good when it succeeded and its TTFT, TPOT and E2EL are within every bound of `slo` (a one-token request meets any TPOT bound); failures are not good (unlike vLLM)", "requests/s", "Goodput", "number", "higher"),
+    _f("good_fraction", "float | None", None, "workload", "Good requests / `num_requests` (failures in the denominator, as misses)", "fraction", "Good fraction", "number", "higher"),
+    _f("slo_met", "bool | None", None, "workload", "Every measured request succeeded, each bounded metric's `percentile`-th value over the point's requests is within its bound, and (if set) `good_fraction ≥ min_good_fraction`", label="SLO met"),
+    # uncertainty
+    _f("trials", "int", 1, "uncertainty", "Trials the point summarises: each a measurement window of its own, stored in the `trials` table", "trials", "Trials", "int"),
+    _f("trial", "int | None", None, "uncertainty", "Trial index (0-based) on a row of the `trials` table; empty on the summary point", label="Trial", format="int"),
+    _f("trial_of", "str", "", "uncertainty", "On a row of the `trials` table: the `point_id` of the point it is a trial of"),
+    _f("intervals", "dict[str, Any]", dict, "uncertainty", "Confidence interval per metric `{field: [low, high]}` at `interval_level` (docs/metrics.md \"Intervals\")", label="Intervals"),
+    _f("interval_method", "str", "", "uncertainty", "`t_trials` (t-interval of the trial means), `bootstrap_requests` (one trial: percentile bootstrap over its requests) or empty", label="Interval method"),
+    _f("interval_level", "float | None", None, "uncertainty", "Confidence level of `intervals`", "", "Confidence level", "number"),
     # provenance
     _f("source", "str", "servemark", "provenance", "`servemark` (measured here), `inferencex` or `vllm-bench` (imported)", label="Source"),
     _f("source_file", "str", "", "provenance", "File an imported point came from"),
@@ -250,9 +259,23 @@ FIELDS: tuple[Field, ...] = (
     _f("tokenizer", "str", "", "provenance", "Tokenizer the client counted prompt tokens with: a folder, `hf:org/name@<commit>` (HF cache) or `server:<url>/tokenize`"),
     _f("seed", "int | None", None, "provenance", "Seed of the prompt generator", format="int"),
     _f("recipe", "str", "", "provenance", "The fully resolved recipe as JSON"),
-    _f("extra", "dict[str, Any]", dict, "provenance", "Everything else worth keeping (schedule lag, goodput, client monitor, import notes)"),
+    _f("extra", "dict[str, Any]", dict, "provenance", "Everything else worth keeping (failures by kind, token disagreements, client monitor, TTFT by turn, SLO search, import notes)"),
 )
 """Every point field, in ``Point``'s order. ``default`` ``list``/``dict`` mean a fresh empty one."""
+
+FLAGS: dict[str, str] = {
+    "too_many_failures": "more than the recipe's `max_failure_rate` of the measured requests failed",
+    "no_completed_requests": "no measured request completed",
+    "client_saturated": "the load generator could not keep up (its event loop lagged): the load was not the planned one",
+    "nonpositive_throughput": "an imported point whose throughput is zero or negative",
+    "usage_mismatch": "the server's `usage.completion_tokens` exceed the tokens it streamed by more than `USAGE_TOLERANCE` on average (its throughput is computed from usage; legitimate only when chunks carry several tokens, e.g. speculative decoding)",
+    "nonfinite_value": "an imported point had NaN or infinite metric values; they were dropped (left empty)",
+    "negative_value": "an imported point had negative metric values; they were dropped (left empty)",
+}
+"""Every point flag and what it means: the one list (summarize and the importers emit only these)."""
+
+USAGE_TOLERANCE = 0.10
+"""Largest mean ``output_token_deviation`` a point may have before it is flagged ``usage_mismatch``."""
 
 FIELD_BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 JSON_FIELDS = tuple(f.name for f in FIELDS if f.type.startswith(("list", "dict")))

@@ -72,6 +72,7 @@ class Point:
     total_output_tokens: int = 0
     client_input_tokens: int | None = None
     prompt_token_deviation: float | None = None
+    output_token_deviation: float | None = None
     """Mean of (server prompt tokens - client prompt tokens) / client prompt tokens."""
 
     # latency (seconds); filled by servemark.metrics
@@ -172,6 +173,18 @@ class Point:
     """Share of measured requests (failures included) meeting every SLO bound."""
     slo_met: bool | None = None
     """Every bounded metric's ``percentile`` value is within its bound (and ``min_good_fraction``)."""
+    # uncertainty (docs/metrics.md "Intervals")
+    trials: int = 1
+    """Trials this point summarises (each is a row of the store's ``trials`` table)."""
+    trial: int | None = None
+    """On a row of the ``trials`` table: its index (0-based); empty on the summary point."""
+    trial_of: str = ""
+    """On a row of the ``trials`` table: the ``point_id`` of the point it is a trial of."""
+    intervals: dict[str, Any] = field(default_factory=dict)
+    """Confidence interval per metric: ``{field: [low, high]}`` at ``interval_level``."""
+    interval_method: str = ""
+    """``t_trials``, ``bootstrap_requests`` or empty (no interval)."""
+    interval_level: float | None = None
 
     # provenance
     source: str = "servemark"
@@ -189,7 +202,7 @@ class Point:
     recipe: str = ""
     """The fully resolved recipe as JSON."""
     extra: dict[str, Any] = field(default_factory=dict)
-    """Everything else worth keeping (schedule lag, goodput, client monitor, import notes)."""
+    """Everything else worth keeping (failures by kind, token disagreements, client monitor, TTFT by turn, SLO search, import notes)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -198,7 +211,7 @@ class Point:
     def from_dict(cls, d: dict[str, Any]) -> "Point":
         names = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
-        for key in ("flags", "extra", "layout"):
+        for key in ("flags", "extra", "layout", "intervals"):
             if isinstance(kw.get(key), str):
                 kw[key] = json.loads(kw[key]) if kw[key] else ([] if key == "flags" else {})
         return cls(**kw)

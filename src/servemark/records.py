@@ -30,6 +30,8 @@ class RequestRecord:
     """Prompt length as the client's tokenizer built it; compared with ``prompt_tokens``."""
     client_output_tokens: int | None = None
     """Output length the client counted from the stream (chunks carrying text)."""
+    max_tokens: int | None = None
+    """The request's ``max_tokens``: usage above it is impossible (``bad_usage``)."""
     chunk_times: list[float] = field(default_factory=list)
     """Arrival time of every chunk that carried at least one token."""
     chunk_tokens: list[int] = field(default_factory=list)

@@ -15,6 +15,9 @@ from typing import Any, Sequence
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+
+from servemark.redact import printable
 
 from servemark.numfmt import plain
 
@@ -40,11 +43,13 @@ def fmt(v: Any, spec: str = "") -> str:
 
 
 def table(rows: Sequence[dict[str, Any]], cols: Sequence[Col], title: str = "") -> Table:
-    t = Table(title=title, header_style="bold", title_justify="left")
+    """Cells and title are plain text (no rich markup) with control characters made visible:
+    names come from imported files, which must not drive the terminal."""
+    t = Table(title=Text(printable(title)), header_style="bold", title_justify="left")
     for c in cols:
         t.add_column(c.header, justify="right" if c.spec else "left")
     for r in rows:
-        t.add_row(*(fmt(r.get(c.key), c.spec) for c in cols))
+        t.add_row(*(Text(printable(fmt(r.get(c.key), c.spec))) for c in cols))
     return t
 
 
@@ -69,7 +74,8 @@ def to_csv(rows: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) ->
     w = csv.DictWriter(buf, fieldnames=list(keys), extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in r.items()})
+        w.writerow({k: (json.dumps(v) if isinstance(v, (dict, list)) else printable(v) if isinstance(v, str) else v)
+                    for k, v in r.items()})
     return buf.getvalue()
 
 

@@ -12,7 +12,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-FAULT_KINDS = ("http_500", "drop", "malformed", "stall")
+FAULT_KINDS = ("http_500", "drop", "malformed", "stall",
+               # misbehaving-server mode: a server whose numbers or behaviour cannot be trusted
+               "usage_inflated", "usage_garbage", "usage_huge", "usage_negative", "echo_key_401", "die")
 
 
 @dataclass
@@ -27,7 +29,21 @@ class CalibrationPlan:
     faults: dict[str, list[int]] = field(default_factory=dict)
     """Fault kind -> arrival indices: ``http_500`` (immediate 500), ``drop`` (connection closed
     mid-stream), ``malformed`` (a non-JSON data line mid-stream), ``stall`` (a pause of ``stall_s``
-    mid-stream)."""
+    mid-stream); misbehaving server: ``usage_inflated`` (usage says 3x the tokens streamed),
+    ``usage_garbage`` (``"abc"``), ``usage_huge`` (10^18), ``usage_negative`` (-5), ``echo_key_401``
+    (401 whose body echoes the Authorization header), ``die`` (the server process exits at once:
+    an engine death)."""
+    always: list[str] = field(default_factory=list)
+    """Fault kinds applied to every request (a server that always misbehaves this way)."""
+    die_marker: str | None = None
+    """With ``die``: a file; the server dies only if it does not exist yet (and creates it), so a
+    restarted server survives: one death, then a healthy engine."""
+    child_processes: int = 0
+    """Worker processes the server forks at start and that outlive it if nobody stops them (like
+    vLLM's EngineCore): what an engine cleanup must also stop."""
+    parent_watch: bool = True
+    """Exit when the parent process changes. Off, the server behaves like a real engine, which does
+    not notice that servemark died (what the engine watchdog is for)."""
     stall_s: float = 1.0
     max_concurrent: int | None = None
     """Serve at most this many requests at once; the rest wait their turn (FIFO) and their timings
@@ -37,7 +53,7 @@ class CalibrationPlan:
     """Keep per-chunk send times (turn off for pure capacity runs: saves memory)."""
 
     def __post_init__(self) -> None:
-        bad = set(self.faults) - set(FAULT_KINDS)
+        bad = (set(self.faults) | set(self.always)) - set(FAULT_KINDS)
         if bad:
             raise ValueError(f"unknown fault kinds {sorted(bad)}; known: {FAULT_KINDS}")
         if not self.tokens_per_chunk or min(self.tokens_per_chunk) < 1:
@@ -45,7 +61,7 @@ class CalibrationPlan:
         self._fault_at = {i: k for k, idx in self.faults.items() for i in idx}
 
     def fault_for(self, arrival: int) -> str | None:
-        return self._fault_at.get(arrival)
+        return self._fault_at.get(arrival) or (self.always[0] if self.always else None)
 
     def chunk_sizes(self, max_tokens: int) -> list[int]:
         sizes, left, i = [], max_tokens, 0

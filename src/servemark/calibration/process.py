@@ -6,10 +6,13 @@ import json
 import subprocess
 import sys
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from servemark.calibration.plan import CalibrationPlan
 from servemark.errors import ServemarkError
+
+if TYPE_CHECKING:
+    from servemark.calibration.simulated import SimModel
 
 
 class CalibrationServer:
@@ -25,16 +28,19 @@ class CalibrationServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "servemark.calibration.server", "--port", "0",
+                "--plan", self.plan.to_json(), "--max-lifetime-s", str(self.max_lifetime_s)]
+
     def start(self) -> "CalibrationServer":
-        cmd = [sys.executable, "-m", "servemark.calibration.server", "--port", "0",
-               "--plan", self.plan.to_json(), "--max-lifetime-s", str(self.max_lifetime_s)]
+        cmd = self.command()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line.startswith("listening "):
             err = self.proc.stderr.read() if self.proc.stderr else ""
             self.stop()
-            raise ServemarkError(f"calibration server did not start: {line.strip()} {err.strip()[-300:]}")
+            raise ServemarkError(f"{cmd[2]} did not start: {line.strip()} {err.strip()[-300:]}")
         self.port = int(line.split()[1])
         return self
 
@@ -62,3 +68,18 @@ class CalibrationServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class SimulatedServer(CalibrationServer):
+    """The simulated batch engine (``calibration.simulated``) in its own process, same interface."""
+
+    def __init__(self, model: "SimModel | None" = None, seed: int = 0, max_lifetime_s: float = 1800.0) -> None:
+        from servemark.calibration.simulated import SimModel
+
+        super().__init__(None, max_lifetime_s)
+        self.model = model or SimModel()
+        self.seed = seed
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "servemark.calibration.simulated", "--port", "0", "--model",
+                self.model.to_json(), "--seed", str(self.seed), "--max-lifetime-s", str(self.max_lifetime_s)]

@@ -114,6 +114,11 @@ class CalibrationApp:
         truth.update(max_tokens=max_tokens, prompt_tokens=prompt_tokens, stream=bool(body.get("stream", False)))
         if fault == "http_500":
             return web.json_response({"error": {"message": "injected fault", "type": "calibration"}}, status=500)
+        if fault == "echo_key_401":  # a careless server quoting the credential it refused
+            auth = request.headers.get("Authorization", "")
+            return web.json_response({"error": {"message": f"invalid credentials: {auth}", "type": "auth"}}, status=401)
+        if fault == "die" and _should_die(plan.die_marker):
+            os._exit(3)
         model = str(body.get("model", "calibration"))
 
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
@@ -149,14 +154,26 @@ class CalibrationApp:
             chunk_ns.append(t)
             chunk_tokens.append(n)
         if include_usage:
+            told: Any = {"usage_inflated": 3 * sent, "usage_garbage": "abc", "usage_huge": 10**18,
+                         "usage_negative": -5}.get(fault or "", sent)
             final = {"id": "cal", "object": "chat.completion.chunk" if chat else "text_completion", "model": model,
-                     "choices": [], "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": sent,
+                     "choices": [], "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": told,
                                               "total_tokens": prompt_tokens + sent}}
             await resp.write(b"data: " + json.dumps(final, separators=(",", ":")).encode() + b"\n\n")
         await resp.write(b"data: [DONE]\n\n")
         truth["done_ns"] = perf_counter_ns()
         await resp.write_eof()
         return resp
+
+
+def _should_die(marker: str | None) -> bool:
+    if marker is None:
+        return True
+    try:
+        with open(marker, "x"):
+            return True
+    except FileExistsError:
+        return False
 
 
 async def _watchdog(max_lifetime_s: float, parent: int) -> None:
@@ -167,9 +184,11 @@ async def _watchdog(max_lifetime_s: float, parent: int) -> None:
             os._exit(0)
 
 
-async def serve(plan: CalibrationPlan, host: str = "127.0.0.1", port: int = 0,
-                max_lifetime_s: float = 3600.0, announce: bool = True) -> None:
-    runner = web.AppRunner(CalibrationApp(plan).app(), access_log=None, handle_signals=True)
+async def serve(plan: CalibrationPlan | None, host: str = "127.0.0.1", port: int = 0,
+                max_lifetime_s: float = 3600.0, announce: bool = True, app: web.Application | None = None) -> None:
+    """Serve ``plan`` (or another instrument's ``app``, e.g. the simulated engine's) until told to stop."""
+    plan = plan or CalibrationPlan()
+    runner = web.AppRunner(app or CalibrationApp(plan).app(), access_log=None, handle_signals=True)
     await runner.setup()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -179,7 +198,12 @@ async def serve(plan: CalibrationPlan, host: str = "127.0.0.1", port: int = 0,
     await site.start()
     if announce:
         print(f"listening {sock.getsockname()[1]}", flush=True)
-    await _watchdog(max_lifetime_s, os.getppid())
+    for _ in range(plan.child_processes):  # engine-like workers in the same process group
+        import subprocess
+
+        subprocess.Popen([sys.executable, "-c", "import time; "
+                          "time.sleep(86400)"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    await _watchdog(max_lifetime_s, os.getppid() if plan.parent_watch else 0)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -71,7 +71,7 @@ class CeilingCommand:
 def batches_of(recipe: Recipe, spec: CeilingSpec | None = None) -> list[int]:
     """The batch sizes to measure: ``ceiling.batches``, else the recipe's concurrencies, ascending."""
     spec = spec or recipe.ceiling or CeilingSpec()
-    return sorted(spec.batches or recipe.concurrency)
+    return sorted(spec.batches or recipe.concurrencies)
 
 
 def _norm(key: str) -> str:

@@ -11,14 +11,29 @@ disaggregated one is calibration prefill and decode workers behind
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from servemark.engines.base import Launch, RenderContext, served_name
 from servemark.engines.disagg import _hosts, _worker_host, place
 from servemark.recipe.schema import Layout, Recipe
 
 
+def plan_fields(args: dict[str, Any]) -> dict[str, Any]:
+    """``engine.args`` as CalibrationPlan fields. Recipe args are scalars, so a list or mapping
+    field (``faults``, ``tokens_per_chunk``, ``always``) is written as JSON text: ``'{"die": [9]}'``."""
+    out: dict[str, Any] = {}
+    for k, v in args.items():
+        if isinstance(v, str) and v.strip()[:1] in ("{", "["):
+            try:
+                v = json.loads(v)
+            except ValueError as exc:
+                raise ValueError(f"engine.args.{k}: not valid JSON ({exc})") from None
+        out[k.replace("-", "_")] = v
+    return out
+
+
 def _server(ctx: RenderContext, host: str, port: int) -> list[str]:
-    plan = {k.replace("-", "_"): v for k, v in ctx.recipe.engine.args.items()}
+    plan = plan_fields(ctx.recipe.engine.args)
     return [ctx.python, "-m", "servemark.calibration.server", "--host", host, "--port", str(port),
             "--plan", json.dumps(plan, sort_keys=True), "--max-lifetime-s", "86400"]
 
@@ -30,7 +45,7 @@ class Calibration:
         from servemark.calibration.plan import CalibrationPlan
 
         try:
-            CalibrationPlan(**{k.replace("-", "_"): v for k, v in recipe.engine.args.items()})
+            CalibrationPlan(**plan_fields(recipe.engine.args))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"engine.args: not calibration plan fields ({exc})") from None
 

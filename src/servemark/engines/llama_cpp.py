@@ -76,7 +76,7 @@ class LlamaCpp:
             raise ValueError(f"engine.build: llama.cpp builds are cpu or cuda, got {recipe.engine.build!r}")
 
     def slots(self, recipe: Recipe, layout: Layout) -> int:
-        return layout.max_num_seqs or max(recipe.concurrency)
+        return layout.max_num_seqs or recipe.max_concurrency
 
     def ctx_size(self, recipe: Recipe, layout: Layout) -> int:
         per_seq = max(s.isl for s in recipe.scenarios) + max(s.osl for s in recipe.scenarios) + HEADROOM_TOKENS

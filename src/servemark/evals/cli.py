@@ -216,7 +216,7 @@ def reference_cmd(
     """Start a recipe's engine, decode the agreement prompts greedily into a reference file, stop it."""
     from servemark.evals.agreement import load_reference
     from servemark.evals.reference import agreement_config_from, build_reference
-    from servemark.recipe.load import load_recipe
+    from servemark.engines.check import load_recipe
 
     recipe = load_recipe(recipe_path)
     cfg = agreement_config_from(recipe, limit=limit, tokens=tokens, shots=shots, data=data)

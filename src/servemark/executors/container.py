@@ -116,7 +116,8 @@ class ContainerServer:
         self.cmds = container_commands(launch, spec, model_path, workdir, amd)
         self.launch = launch
         # the runtime CLI gets the environment through -e flags; its own process needs none of it
-        self._local = LocalServer(Launch(**{**launch.to_dict(), "argv": self.cmds.run, "env": {}}), log_path)
+        self._local = LocalServer(Launch(**{**launch.to_dict(), "argv": self.cmds.run, "env": {}}), log_path,
+                                  on_orphan=self.cmds.stop or None)
         self.log_path = log_path
 
     def start(self) -> None:

@@ -2,15 +2,21 @@
 
 The server gets its own process group (``start_new_session``) so that stopping it stops every
 worker it forked, and its output goes to a log file in the run folder. :meth:`LocalServer.stop`
-is idempotent and is called from ``finally`` blocks and on Ctrl-C: an engine is never left behind.
+is idempotent and is called from ``finally`` blocks and on Ctrl-C / SIGTERM; it signals the whole
+group even when the launched process has already exited (vLLM's EngineCore and workers outlive a
+killed api_server). For ``kill -9`` of servemark, where no ``finally`` runs, each engine has a
+watchdog process (:mod:`servemark.executors.watchdog`) that stops the group when servemark's pid
+disappears. An engine is never left behind.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +25,9 @@ from pathlib import Path
 
 from servemark.engines.base import Launch
 from servemark.errors import ServemarkError
+from servemark.executors import watchdog
+from servemark.executors.watchdog import group_alive, kill_group
+from servemark.procinfo import start_ticks
 
 
 class EngineStartError(ServemarkError):
@@ -50,10 +59,13 @@ def _get(url: str, timeout: float = 2.0) -> int:
 
 
 class LocalServer:
-    def __init__(self, launch: Launch, log_path: Path):
+    def __init__(self, launch: Launch, log_path: Path, on_orphan: list[str] | None = None):
         self.launch = launch
         self.log_path = log_path
+        self.on_orphan = on_orphan
+        """Run by the watchdog after it stopped an orphaned engine (a container's ``rm --force``)."""
         self.proc: subprocess.Popen[bytes] | None = None
+        self.watchdog: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         lg = self.launch
@@ -79,6 +91,34 @@ class LocalServer:
             raise EngineStartError(f"cannot start {lg.name} ({exe}): {exc}") from None
         finally:
             log.close()
+        self._start_watchdog()
+
+    def _start_watchdog(self) -> None:
+        """The process that stops this engine's group if servemark is killed (see watchdog.py)."""
+        assert self.proc is not None
+        me = os.getpid()
+        self.watchdog = subprocess.Popen(
+            [sys.executable, watchdog.__file__, str(me), start_ticks(me) or "?", str(self.proc.pid),
+             *([json.dumps(self.on_orphan)] if self.on_orphan else [])],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(watchdog.__file__).parents[2]),
+                                                                          os.environ.get("PYTHONPATH")]))},
+        )
+
+    def exit_reason(self) -> str:
+        """Why the engine is not running: its exit code or the signal that ended it."""
+        if self.proc is None:
+            return "never started"
+        code = self.proc.poll()
+        if code is None:
+            return "still running"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"killed by {name}"
+        return f"exited with code {code}"
 
     def wait_ready(self, timeout_s: float, tick: Callable[[float, str], None] | None = None) -> float:
         """Poll the health and models endpoints until both answer 200; return seconds waited."""
@@ -112,21 +152,24 @@ class LocalServer:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, grace_s: float = 15.0) -> None:
-        """SIGTERM the whole process group, then SIGKILL what is left after ``grace_s``."""
-        if self.proc is None or self.proc.poll() is not None:
+        """SIGTERM the whole process group, then SIGKILL what is left after ``grace_s``.
+
+        Also when the leader has already exited: its workers may still be in the group.
+        """
+        if self.proc is None:
             return
         pgid = self.proc.pid
-        for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.proc.wait(timeout=wait)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        try:  # stragglers in the group (workers that outlived the leader)
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
+        self.proc.poll()
+        if group_alive(pgid):
+            kill_group(pgid, grace_s, reap=self.proc.poll)
+        try:
+            self.proc.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
             pass
+        if self.watchdog is not None:  # it exits by itself once the group is empty
+            try:
+                self.watchdog.wait(timeout=2.0)
+            except subprocess.TimeoutExpired:
+                self.watchdog.kill()
+                self.watchdog.wait()
+            self.watchdog = None

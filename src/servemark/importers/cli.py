@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.console import Console
 
 from servemark.analysis.output import to_json
 from servemark.cli_options import DB_OPTION, db_path, json_option
 from servemark.importers.common import ImportReport
+from servemark.redact import printable
 from servemark.store import Store
 
 out = Console()
@@ -22,12 +24,12 @@ def _print(report: ImportReport, as_json: bool) -> None:
     if as_json:
         print(to_json(report.to_dict()))
         return
-    out.print(f"{report.file}: {report.rows} rows, [bold]{report.added} added[/], {report.merged} merged, "
+    out.print(f"{escape(printable(report.file))}: {report.rows} rows, [bold]{report.added} added[/], {report.merged} merged, "
               f"{report.skipped} already stored" + (f", {report.duplicates_in_file} duplicates" if report.duplicates_in_file else ""))
     for name, n in report.pitfalls.items():
         out.print(f"  pitfall {name}: {n} rows")
     for note in report.notes:
-        out.print(f"  note: {note}")
+        out.print(f"  note: {escape(printable(note))}")
 
 
 REPLACE = typer.Option(False, "--replace", help="The file's values win over stored ones (correct labels such as "
@@ -54,11 +56,11 @@ def import_inferencex_cmd(
 def import_vllm_cmd(
     files: list[Path] = typer.Argument(..., help="`vllm bench serve --save-result` JSON (or --append-result JSON lines)."),
     hardware: Optional[str] = typer.Option(None, "--hardware", help="Hardware name (else metadata 'hardware')."),
-    gpus: Optional[int] = typer.Option(None, "--gpus", help="GPUs serving (else metadata 'gpus' or 'tp'; default 1)."),
+    gpus: Optional[int] = typer.Option(None, "--gpus", min=1, max=1_000_000, help="GPUs serving (else metadata 'gpus' or 'tp'; default 1)."),
     engine: str = typer.Option("vllm", "--engine", help="Engine name."),
     precision: Optional[str] = typer.Option(None, "--precision", help="Precision (else metadata 'precision')."),
-    isl: Optional[int] = typer.Option(None, "--isl", help="Input length (else metadata 'isl', else mean prompt tokens)."),
-    osl: Optional[int] = typer.Option(None, "--osl", help="Output length (else metadata 'osl', else mean output tokens)."),
+    isl: Optional[int] = typer.Option(None, "--isl", min=1, max=10_000_000, help="Input length (else metadata 'isl', else mean prompt tokens)."),
+    osl: Optional[int] = typer.Option(None, "--osl", min=1, max=10_000_000, help="Output length (else metadata 'osl', else mean output tokens)."),
     db: Optional[Path] = DB_OPTION,
     as_json: bool = json_option("Print the import reports as JSON."),
     replace: bool = REPLACE,

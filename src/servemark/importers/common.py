@@ -4,12 +4,59 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
+from servemark.errors import ServemarkError
+from servemark.fields import FIELDS
 from servemark.point import Point
 from servemark.store import Store, shallow_dict
+
+_NUMERIC = tuple(f.name for f in FIELDS if f.type.split(" ")[0] in ("float", "int") and f.name != "seed")
+_MAY_BE_NEGATIVE = ("prompt_token_deviation", "output_token_deviation")
+_REQUIRED_POSITIVE = ("isl", "osl", "gpu_count")
+
+
+def sanitize(point: Point, where: str, pitfalls: Counter[str]) -> Point:
+    """Refuse or flag what a file says that cannot be a measurement.
+
+    NaN / infinite values and negative counts, times or throughputs are dropped (left empty) and
+    the point flagged ``nonfinite_value`` / ``negative_value`` (its ``extra.dropped_values`` keeps
+    what the file said); a throughput that ends up empty or not positive is ``nonpositive_throughput``
+    so the frontier leaves the point out. A non-positive ISL, OSL or GPU count makes the row
+    unusable: the import stops with an error naming the row.
+    """
+    for name in _REQUIRED_POSITIVE:
+        v = getattr(point, name)
+        if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            raise ServemarkError(f"{where}: {name} must be a positive number, got {v!r}")
+    dropped: dict[str, str] = {}
+    for name in _NUMERIC:
+        v = getattr(point, name)
+        if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if not math.isfinite(v):
+            dropped[name], flag = repr(v), "nonfinite_value"
+        elif v < 0 and name not in _MAY_BE_NEGATIVE:
+            dropped[name], flag = repr(v), "negative_value"
+        else:
+            continue
+        setattr(point, name, None if FIELD_DEFAULT_NONE.get(name, True) else 0)
+        if flag not in point.flags:
+            point.flags.append(flag)
+            pitfalls[flag] += 1
+    if dropped:
+        point.extra["dropped_values"] = dropped
+    tput = point.tput_per_gpu
+    if (tput is None or tput <= 0) and "nonpositive_throughput" not in point.flags:
+        point.flags.append("nonpositive_throughput")
+        pitfalls["nonpositive_throughput"] += 1
+    return point
+
+
+FIELD_DEFAULT_NONE = {f.name: f.default is None for f in FIELDS}
 
 
 @dataclass

@@ -11,6 +11,7 @@ decode_tp/ep/dp_attention   tp / ep / dp_attention (the layout that generates to
 prefill_*, decode_*         workers (JSON) for disaggregated points
 num_prefill/decode_gpu      same, but see pitfall 1 for aggregated rows
 metrics.p99.9_*             p999_*  (a dot is not a column name)
+metrics.*_itl               *_icl  (vLLM benchmark_serving's gap between chunks, not per token)
 metrics.std_intvty          dropped: 1/std(TPOT) has no meaning (pitfall 4)
 metrics.<other>             the same name when Point has it, else ``extra["metrics"]``
 run_url, date, image        run_url, date, image; run_id = ``inferencex-<run>-<attempt>``
@@ -41,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from servemark.errors import ServemarkError
-from servemark.importers.common import ImportReport, stable_id, write_points
+from servemark.importers.common import ImportReport, sanitize, stable_id, write_points
 from servemark.fields import INFERENCEX_METRICS
 from servemark.point import Point
 from servemark.store import Store
@@ -95,9 +96,15 @@ def _num(row: dict[str, Any], key: str, where: str, required: bool = True) -> fl
 def load_rows(path: Path) -> list[dict[str, Any]]:
     """Rows from an API response / fixture (a JSON array, or an object with ``data`` or ``rows``)."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ServemarkError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ServemarkError(f"{path}: is a folder; pass the benchmarks JSON file(s) in it") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ServemarkError(f"{path}: cannot read ({exc})") from None
+    except RecursionError:
+        raise ServemarkError(f"{path}: JSON nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise ServemarkError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if isinstance(data, dict):
@@ -278,7 +285,18 @@ def read_points(path: str | Path, pitfalls: Counter[str] | None = None,
     rows = load_rows(p)
     source_file = str(p.resolve())
     counts = pitfalls if pitfalls is not None else Counter()
-    return [row_to_point(r, f"{p}: row {i}", source_file, counts, default_date) for i, r in enumerate(rows)]
+    return [_row_point(r, f"{p}: row {i}", source_file, counts, default_date) for i, r in enumerate(rows)]
+
+
+def _row_point(row: dict[str, Any], where: str, source_file: str, pitfalls: Counter[str],
+               default_date: str | None) -> Point:
+    """:func:`row_to_point`, with a value of the wrong type an error naming the row, and the
+    numbers checked (:func:`~servemark.importers.common.sanitize`)."""
+    try:
+        point = row_to_point(row, where, source_file, pitfalls, default_date)
+    except (TypeError, ValueError, OverflowError, AttributeError, KeyError) as exc:
+        raise ServemarkError(f"{where}: a value has the wrong type ({type(exc).__name__}: {str(exc)[:120]})") from None
+    return sanitize(point, where, pitfalls)
 
 
 def import_inferencex(store: Store, path: str | Path, default_date: str | None = None,

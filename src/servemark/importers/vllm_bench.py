@@ -38,7 +38,7 @@ from typing import Any
 
 from servemark.errors import ServemarkError
 from servemark.metrics.summarize import failure_flags
-from servemark.importers.common import ImportReport, stable_id, write_points
+from servemark.importers.common import ImportReport, sanitize, stable_id, write_points
 from servemark.fields import FIELD_BY_NAME, INTVTY_STATS, VLLM_BENCH_MS
 from servemark.importers.peer_common import PeerContext
 from servemark.importers.peer_common import num as _f
@@ -89,12 +89,18 @@ def _load(path: Path) -> list[dict[str, Any]]:
     if path.suffix == ".csv":
         return _load_csv(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ServemarkError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ServemarkError(f"{path}: is a folder; pass the result JSON file(s) in it") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ServemarkError(f"{path}: cannot read ({exc})") from None
     try:
         data = json.loads(text)
         objs = data if isinstance(data, list) else [data]
+    except RecursionError:
+        raise ServemarkError(f"{path}: JSON nested too deeply") from None
     except json.JSONDecodeError:
         objs = []
         for n, line in enumerate(text.splitlines(), 1):
@@ -220,10 +226,21 @@ def import_vllm_bench(store: Store, path: str | Path, ctx: VllmBenchContext | No
     source_file = str(p.resolve())
     report = ImportReport(source="vllm-bench", file=source_file, rows=len(objs))
     pitfalls: Counter[str] = Counter()
-    points = [result_to_point(o, ctx or VllmBenchContext(), f"{p}: result {i}", source_file, pitfalls)
+    points = [_result_point(o, ctx or VllmBenchContext(), f"{p}: result {i}", source_file, pitfalls)
               for i, o in enumerate(objs)]
     if any(pt.extra["origin"].get("gpus") == "default" for pt in points):
         report.notes.append("GPU count not given (--gpus or metadata gpus=N): assumed 1")
     write_points(store, points, report, replace)
     report.pitfalls = dict(sorted(pitfalls.items()))
     return report
+
+
+def _result_point(obj: dict[str, Any], ctx: VllmBenchContext, where: str, source_file: str,
+                  pitfalls: Counter[str]) -> Point:
+    """:func:`result_to_point`, with a value of the wrong type an error naming the result, and
+    NaN / inf / negative numbers dropped and flagged (:func:`~servemark.importers.common.sanitize`)."""
+    try:
+        point = result_to_point(obj, ctx, where, source_file, pitfalls)
+    except (TypeError, ValueError, OverflowError, AttributeError, KeyError) as exc:
+        raise ServemarkError(f"{where}: a value has the wrong type ({type(exc).__name__}: {str(exc)[:120]})") from None
+    return sanitize(point, where, pitfalls)

@@ -27,12 +27,14 @@ from servemark.loadgen.spec import LoadSpec
 from servemark.loadgen.timer import Waker
 from servemark.workload import Prompt
 from servemark.records import RequestRecord
+from servemark.redact import scrub
 from servemark.workload.session import Session
 
 LEAD_NS = 5_000_000
 """Open loop: a request's task is made this long before it is due, so its record and HTTP bytes
 are built and its connection is taken (or opened) ahead; when the kernel timer fires, sending it
 is one write."""
+
 
 READ_BUFSIZE = 1 << 18
 """256 KiB per-response read buffer: long contexts must not throttle the client (vllm#39963)."""
@@ -146,7 +148,8 @@ class LoopClient:
     def _record(self, rid: int, warmup: bool) -> RequestRecord:
         p = self.spec.prompts[rid % len(self.spec.prompts)]
         return RequestRecord(point_id=self.spec.point_id, request_id=rid, scheduled_at=0.0,
-                             client_prompt_tokens=p.client_tokens or None, warmup=warmup)
+                             client_prompt_tokens=p.client_tokens or None, warmup=warmup,
+                             max_tokens=_max_tokens(self.spec.extra_body.get("max_tokens", p.max_tokens)))
 
     def _prepare(self, rec: RequestRecord, body: bytes, prefix: bytes | None) -> bytes:
         """What is sent for ``rec``: the whole HTTP request (own client) or the body (aiohttp)."""
@@ -199,6 +202,9 @@ class LoopClient:
             self.waker.close()
             self.waker = None
         self._parse_deferred()  # timing is over: now the SSE bytes may cost what they cost
+        for rec in records:  # a server may echo the key it was sent: never store it
+            if rec.error_detail:
+                rec.error_detail = scrub(rec.error_detail, [self.spec.api_key])
         return records, dispatch_lags, stats
 
     async def _closed(self, ph: Phase, records: list, stop_ns: int | None, on_done) -> None:
@@ -350,3 +356,8 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
         return uvloop.new_event_loop
     except ImportError:
         return None
+
+
+def _max_tokens(value: object) -> int | None:
+    """The request's ``max_tokens`` when it is a plain integer (an ``extra_body`` may override it)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -28,6 +28,7 @@ SCHEMA = pa.schema([
     ("output_tokens", pa.int64()),
     ("client_prompt_tokens", pa.int64()),
     ("client_output_tokens", pa.int64()),
+    ("max_tokens", pa.int64()),
     ("chunk_times", pa.list_(pa.float64())),
     ("chunk_tokens", pa.list_(pa.int32())),
     ("error", pa.string()),

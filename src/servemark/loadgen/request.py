@@ -8,7 +8,8 @@ Timing rule: the only work between two reads is ``perf_counter_ns()`` and a list
 happens after the last byte (see :mod:`servemark.loadgen.sse`). Parsing is deferred (:class:`Deferred`) so the
 caller can run it when no stream is waiting for a timestamp. Failures never raise out of here:
 they become ``record.error`` with a kind (``http_<status>``, ``disconnect``, ``timeout``,
-``malformed_sse``, ``incomplete_stream``, ``stream_error``, ``connect``, ``client_<Exception>``).
+``malformed_sse``, ``incomplete_stream``, ``stream_error``, ``connect``, ``client_<Exception>``,
+``bad_usage``: a ``usage`` count that cannot be true, see :func:`check_usage`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import aiohttp
 
 from servemark.loadgen.http import Conn, HttpError, HttpPool, decode_chunked
 from servemark.loadgen.spec import LoadSpec
-from servemark.loadgen.sse import MalformedStream, parse_stream
+from servemark.loadgen.sse import ImpossibleUsage, MalformedStream, parse_stream
 from servemark.records import RequestRecord
 from servemark.workload import Prompt
 
@@ -227,6 +228,10 @@ def _finish(rec: RequestRecord, reads: list[tuple[int, bytes]], chat: bool, keep
         return None
     try:
         ps = parse_stream(reads, chat, keep_text) if reads else None
+    except ImpossibleUsage as exc:
+        if rec.error is None:
+            rec.error, rec.error_detail = "bad_usage", str(exc)
+        return None
     except MalformedStream as exc:
         if rec.error is None:
             rec.error, rec.error_detail = "malformed_sse", str(exc)
@@ -251,6 +256,8 @@ def _finish(rec: RequestRecord, reads: list[tuple[int, bytes]], chat: bool, keep
             rec.error, rec.error_detail = "incomplete_stream", "stream ended without [DONE]"
         elif not rec.chunk_times:
             rec.error, rec.error_detail = "no_tokens", "stream carried no generated token"
+        elif (why := check_usage(rec)) is not None:
+            rec.error, rec.error_detail = "bad_usage", why
         elif not ps.per_chunk_usage and ps.completion_tokens is not None:
             # one token per chunk was assumed; if the server's total disagrees, spread the
             # difference evenly so ITL stays per token (the ICL keeps the raw chunk gaps)
@@ -260,3 +267,23 @@ def _finish(rec: RequestRecord, reads: list[tuple[int, bytes]], chat: bool, keep
                 base, rem = divmod(total, n)
                 rec.chunk_tokens = [base + (1 if i < rem else 0) for i in range(n)]
     return "".join(ps.text) if ps.text is not None else None
+
+
+def check_usage(rec: RequestRecord) -> str | None:
+    """Why the server's ``usage`` cannot describe this request, or ``None`` when it can.
+
+    Impossible, not merely different: a stream that carried text while usage says zero completion
+    tokens, fewer completion tokens than text-carrying chunks (each holds at least one token), more
+    than the request allowed (``max_tokens``), or a zero prompt. Plausible disagreements are
+    measured per point instead (``output_token_deviation``, flag ``usage_mismatch``).
+    """
+    out, streamed = rec.output_tokens, rec.client_output_tokens
+    if rec.prompt_tokens is not None and rec.prompt_tokens == 0 and (rec.client_prompt_tokens or 0) > 0:
+        return f"usage.prompt_tokens is 0 for a prompt of {rec.client_prompt_tokens} tokens"
+    if out is None:
+        return None
+    if streamed and out < streamed:
+        return f"usage.completion_tokens {out} < {streamed} text chunks streamed"
+    if rec.max_tokens is not None and out > rec.max_tokens:
+        return f"usage.completion_tokens {out} > max_tokens {rec.max_tokens} of the request"
+    return None

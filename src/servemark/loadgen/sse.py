@@ -111,6 +111,28 @@ def _chunk_text(obj: dict[str, Any], chat: bool) -> bool:
     return False
 
 
+MAX_TOKEN_COUNT = 10**9
+"""No request has a billion tokens: a larger usage count is a server bug, not a measurement."""
+
+
+class ImpossibleUsage(MalformedStream):
+    """``usage`` holds a count that cannot be: not an integer, negative, or absurdly large."""
+
+
+def usage_count(usage: dict[str, Any], key: str) -> int | None:
+    """``usage[key]`` as a validated token count, ``None`` when absent; :class:`ImpossibleUsage` otherwise."""
+    v = usage.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
+        raise ImpossibleUsage(f"usage.{key} is not a number: {str(v)[:40]!r}")
+    if int(v) != v:
+        raise ImpossibleUsage(f"usage.{key} is not a whole number: {v!r}")
+    if not 0 <= v <= MAX_TOKEN_COUNT:
+        raise ImpossibleUsage(f"usage.{key} out of range: {v!r}")
+    return int(v)
+
+
 def _piece(obj: dict[str, Any], chat: bool) -> str:
     c = (obj.get("choices") or [{}])[0]
     if not chat:
@@ -141,17 +163,24 @@ def parse_stream(reads: list[tuple[int, bytes]], chat: bool, keep_text: bool = F
             usage = obj.get("usage")
             n = 0
             if usage:
+                if not isinstance(usage, dict):
+                    raise ImpossibleUsage(f"usage is not an object: {str(usage)[:40]!r}")
+                completion = usage_count(usage, "completion_tokens")
+                prompt = usage_count(usage, "prompt_tokens")
                 if obj.get("choices"):
                     out.per_chunk_usage = True
-                    cum = int(usage.get("completion_tokens") or 0)
+                    cum = completion or 0
                     n = max(cum - prev_usage, 0)
                     prev_usage = max(cum, prev_usage)
-                out.prompt_tokens = usage.get("prompt_tokens", out.prompt_tokens)
+                if prompt is not None:
+                    out.prompt_tokens = prompt
+                if completion is not None:
+                    out.completion_tokens = completion
                 details = usage.get("prompt_tokens_details")
-                if isinstance(details, dict) and details.get("cached_tokens") is not None:
-                    out.cached_tokens = int(details["cached_tokens"])
-                if usage.get("completion_tokens") is not None:
-                    out.completion_tokens = int(usage["completion_tokens"])
+                if isinstance(details, dict):
+                    cached = usage_count(details, "cached_tokens")
+                    if cached is not None:
+                        out.cached_tokens = cached
             elif has_text:
                 n = 1
             if has_text:

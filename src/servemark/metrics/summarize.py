@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from servemark.errors import ServemarkError
+from servemark.fields import USAGE_TOLERANCE
 from servemark.metrics import definitions as d
 from servemark.metrics.stats import describe
-from servemark.metrics.workload import cache_usage, is_good, schedule_lag_p99, slo_values, ttft_by_turn
+from servemark.metrics.workload import cache_usage, schedule_lag_p99, ttft_by_turn
 from servemark.point import INTVTY_STATS, POINT_FIELDS
 from servemark.records import RequestRecord
 
@@ -46,19 +46,8 @@ def window(records: list[RequestRecord]) -> tuple[float, float] | None:
     return min(sends), max(ends)
 
 
-def goodput(ok: list[RequestRecord], total: int, duration: float, slo: dict[str, float]) -> dict[str, Any]:
-    """Requests meeting every SLO (seconds: ``ttft``, ``tpot``, ``e2el``); failures count as misses."""
-    bad = set(slo) - {"ttft", "tpot", "e2el"}
-    if bad:
-        raise ServemarkError(f"slo: unknown metric(s) {sorted(bad)}; allowed: ttft, tpot, e2el (seconds)")
-    good = sum(is_good(slo_values(r), slo) for r in ok)
-    return {"slo_s": dict(slo), "good_requests": good,
-            "good_fraction": good / total if total else None,
-            "goodput_rps": good / duration if duration > 0 else None}
-
-
 def summarize(records: list[RequestRecord], gpu_count: int = 1, num_prefill_gpu: int | None = None,
-              num_decode_gpu: int | None = None, slo: dict[str, float] | None = None,
+              num_decode_gpu: int | None = None,
               client: dict[str, Any] | None = None,
               max_failure_rate: float = DEFAULT_MAX_FAILURE_RATE) -> dict[str, Any]:
     """The metric fields of one point; ``max_failure_rate`` is the recipe's limit for ``too_many_failures``."""
@@ -79,6 +68,9 @@ def summarize(records: list[RequestRecord], gpu_count: int = 1, num_prefill_gpu:
     devs = [(r.prompt_tokens - r.client_prompt_tokens) / r.client_prompt_tokens for r in ok
             if r.prompt_tokens is not None and r.client_prompt_tokens]
     out["prompt_token_deviation"] = float(np.mean(devs)) if devs else None
+    out_devs = [(r.output_tokens - r.client_output_tokens) / r.client_output_tokens for r in ok
+                if r.output_tokens is not None and r.client_output_tokens]
+    out["output_token_deviation"] = float(np.mean(out_devs)) if out_devs else None
 
     _put(out, "ttft", [v for r in ok if (v := d.ttft(r)) is not None])
     tpots = [v for r in ok if (v := d.tpot(r)) is not None]
@@ -108,6 +100,10 @@ def summarize(records: list[RequestRecord], gpu_count: int = 1, num_prefill_gpu:
     extra: dict[str, Any] = {"samples": {"requests_ok": len(ok), "tpot": len(tpots),
                                          "itl_tokens": sum(max(len(r.chunk_times) - 1, 0) for r in ok)}}
     flags: list[str] = failure_flags(len(meas), len(failed), max_failure_rate)
+    if out["output_token_deviation"] is not None and abs(out["output_token_deviation"]) > USAGE_TOLERANCE:
+        flags.append("usage_mismatch")
+    if not ok:
+        flags.append("no_completed_requests")
     if failed:
         extra["failures"] = dict(Counter(r.error for r in failed))
         extra["failure_examples"] = {k: next(r.error_detail for r in failed if r.error == k)
@@ -127,8 +123,6 @@ def summarize(records: list[RequestRecord], gpu_count: int = 1, num_prefill_gpu:
     if devs:
         extra["prompt_token_disagreement"] = {
             "requests_differing": sum(1 for x in devs if x), "max_abs_fraction": float(np.max(np.abs(devs)))}
-    if slo:
-        extra["goodput"] = goodput(ok, len(meas), duration, slo)
     out.update(cache_usage(ok))
     out["schedule_lag_p99"] = schedule_lag_p99(meas)
     turns = ttft_by_turn(ok)

@@ -66,7 +66,7 @@ def loads(recipe: Recipe, sc: Scenario) -> list[tuple[int, float | None]]:
     """(concurrency, rate) of each point of a scenario: concurrencies first, then rates."""
     if sc.workload.kind == "trace":
         return [(0, None)]
-    return [(c, None) for c in recipe.concurrency] + [(0, float(r)) for r in recipe.rates]
+    return [(c, None) for c in recipe.concurrencies] + [(0, float(r)) for r in recipe.rates]
 
 
 def planned_point(recipe: Recipe, index: int, li: int, sc: Scenario, conc: int, rate: float | None) -> PlannedPoint:

@@ -7,6 +7,8 @@ parallel layouts, the workload scenarios and the concurrencies. Expansion into p
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -16,6 +18,19 @@ from servemark.recipe.workload import PrefixCache, RandomWorkload, Slo, SloSearc
 from servemark.metrics.summarize import DEFAULT_MAX_FAILURE_RATE
 
 ArgValue = str | int | float | bool | None
+
+# Upper bounds: far beyond any real deployment, low enough that a typo (conc 10^30, isl 10^12)
+# is an error naming the key instead of a crash (or an hour of allocation) at run time.
+MAX_CONCURRENCY = 100_000
+MAX_RATE = 1_000_000.0
+"""Requests per second of an open-loop point (``rates``)."""
+MAX_TOKENS_PER_REQUEST = 10_000_000
+MAX_REQUESTS_PER_POINT = 10_000_000
+MAX_PARALLEL = 65_536
+MAX_GPUS = 1_000_000
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$"
+"""A recipe name is part of run ids and folder names: letters, digits, ``. _ + -``, no path separator."""
 
 
 class Strict(BaseModel):
@@ -45,13 +60,23 @@ class EngineSpec(Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     """Port clients talk to (the router's in a disaggregated deployment; workers take the next ones)."""
-    startup_timeout_s: float = Field(default=900.0, gt=0)
+    startup_timeout_s: float = Field(default=900.0, gt=0, le=MAX_TIMEOUT_S)
     backend: Literal["sglang", "trtllm"] | None = None
     """Disaggregated deployments (``dynamo``): the engine each prefill/decode worker runs."""
     kv_transfer: Literal["nixl", "mooncake", "mori"] | None = None
     """Disaggregated deployments: how KV moves from prefill to decode (InferenceX ``kv-p2p-transfer``)."""
     router_args: dict[str, ArgValue] = Field(default_factory=dict)
     """Disaggregated deployments: extra flags for the router / front end."""
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, v: dict[str, str]) -> dict[str, str]:
+        for k, val in v.items():
+            if not k or "=" in k or "\0" in k:
+                raise ValueError(f"env: {k!r} is not a variable name (empty, or holds '=' or NUL)")
+            if "\0" in val:
+                raise ValueError(f"env: the value of {k} holds a NUL byte")
+        return v
 
 
 _SLURM_VALUE = r"[A-Za-z0-9_.:@%+,=/-]+"
@@ -139,7 +164,7 @@ class ExecutorSpec(Strict):
 
 class HardwareSpec(Strict):
     name: str = "cpu"
-    gpus: int = Field(default=1, ge=1)
+    gpus: int = Field(default=1, ge=1, le=MAX_GPUS)
     """Accelerators serving the model (for a CPU, 1): the divisor of per-GPU throughput."""
     gpus_per_node: int = Field(default=8, ge=1)
     """Accelerators per host; a layout needing more spans several nodes (multi-node rendering)."""
@@ -151,11 +176,11 @@ SpecMethod = Literal["none", "mtp", "eagle", "eagle3", "draft_model", "ngram"]
 class WorkerGroup(Strict):
     """One role of a disaggregated deployment: ``workers`` identical servers of one layout."""
 
-    workers: int = Field(default=1, ge=1)
-    tp: int = Field(default=1, ge=1)
-    ep: int = Field(default=1, ge=1)
+    workers: int = Field(default=1, ge=1, le=MAX_PARALLEL)
+    tp: int = Field(default=1, ge=1, le=MAX_PARALLEL)
+    ep: int = Field(default=1, ge=1, le=MAX_PARALLEL)
     dp_attention: bool = False
-    pp: int = Field(default=1, ge=1)
+    pp: int = Field(default=1, ge=1, le=MAX_PARALLEL)
     max_num_seqs: int | None = Field(default=None, ge=1)
     max_num_batched_tokens: int | None = Field(default=None, ge=1)
     args: dict[str, ArgValue] = Field(default_factory=dict)
@@ -177,11 +202,11 @@ class Layout(Strict):
     ``decode`` instead (and leaves tp/ep/dp_attention/pp at their defaults).
     """
 
-    tp: int = Field(default=1, ge=1)
-    ep: int = Field(default=1, ge=1)
+    tp: int = Field(default=1, ge=1, le=MAX_PARALLEL)
+    ep: int = Field(default=1, ge=1, le=MAX_PARALLEL)
     dp_attention: bool = False
     """Data-parallel attention: attention replicated per rank (DP = tp), experts sharded (DeepSeek)."""
-    pp: int = Field(default=1, ge=1)
+    pp: int = Field(default=1, ge=1, le=MAX_PARALLEL)
     max_num_seqs: int | None = Field(default=None, ge=1)
     max_num_batched_tokens: int | None = Field(default=None, ge=1)
     kv_cache_dtype: str | None = None
@@ -220,9 +245,9 @@ class Layout(Strict):
 
 
 class Scenario(Strict):
-    isl: int | None = Field(default=None, ge=1)
+    isl: int | None = Field(default=None, ge=1, le=MAX_TOKENS_PER_REQUEST)
     """Input tokens (random workload: required); other workloads take lengths from their data."""
-    osl: int | None = Field(default=None, ge=1)
+    osl: int | None = Field(default=None, ge=1, le=MAX_TOKENS_PER_REQUEST)
     """Output tokens (random workload: required; dataset: the fallback output length)."""
     random_range_ratio: float = Field(default=1.0, gt=0, le=1)
     """Lengths are drawn uniformly from [ratio x L, L] (InferenceX uses 0.8)."""
@@ -258,16 +283,16 @@ class Scenario(Strict):
 
 
 class RequestCount(Strict):
-    per_conc: int = Field(default=10, ge=0)
-    min: int = Field(default=20, ge=1)
+    per_conc: int = Field(default=10, ge=0, le=MAX_REQUESTS_PER_POINT)
+    min: int = Field(default=20, ge=1, le=MAX_REQUESTS_PER_POINT)
 
     def count(self, conc: int) -> int:
         return max(self.min, self.per_conc * conc)
 
 
 class WarmupCount(Strict):
-    per_conc: int = Field(default=2, ge=0)
-    min: int = Field(default=2, ge=0)
+    per_conc: int = Field(default=2, ge=0, le=MAX_REQUESTS_PER_POINT)
+    min: int = Field(default=2, ge=0, le=MAX_REQUESTS_PER_POINT)
 
     def count(self, conc: int) -> int:
         return max(self.min, self.per_conc * conc)
@@ -327,6 +352,28 @@ class EvalsSpec(Strict):
     median); each check runs with that many requests in flight."""
 
 
+def initial_concurrencies(lo: int, hi: int) -> list[int]:
+    """An adaptive sweep's first points: both bounds and their geometric middle (servemark.sweep.adaptive)."""
+    return sorted({lo, round(math.sqrt(lo * hi)), hi})
+
+
+class AdaptiveSpec(Strict):
+    """``concurrency: adaptive``: where to look and when to stop (servemark.sweep.adaptive)."""
+
+    min: int = Field(default=1, ge=1)
+    max: int = Field(default=256, ge=1)
+    budget: int = Field(default=8, ge=3)
+    """Most points measured per layout and scenario."""
+    tolerance: float = Field(default=0.02, gt=0, lt=1)
+    """Stop when the frontier's estimated error (area share) is below this."""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "AdaptiveSpec":
+        if self.max <= self.min:
+            raise ValueError(f"adaptive.max ({self.max}) must be above adaptive.min ({self.min})")
+        return self
+
+
 class CeilingSpec(Strict):
     """``ceiling:``: the engine's own offline benchmark at the sweep's batches (docs/ceiling.md).
 
@@ -336,25 +383,26 @@ class CeilingSpec(Strict):
 
     batches: list[int] | None = None
     """Batch sizes; null: the recipe's concurrencies (a ceiling per served point)."""
-    rounds: int = Field(default=2, ge=1)
+    rounds: int = Field(default=2, ge=1, le=MAX_REQUESTS_PER_POINT)
     """vLLM: prompts per batch size = batch x rounds (the engine keeps ``batch`` in flight)."""
     warmup: bool = True
     """vLLM: one batch of warm-up prompts before the timed ones (llama.cpp and SGLang warm up themselves)."""
     args: dict[str, ArgValue] = Field(default_factory=dict)
     """Extra flags for the benchmark tool, after servemark's (``null`` drops an engine arg it inherited)."""
-    timeout_s: float = Field(default=1800.0, gt=0)
+    timeout_s: float = Field(default=1800.0, gt=0, le=MAX_TIMEOUT_S)
     """Wall-clock limit for one benchmark command."""
 
     @field_validator("batches")
     @classmethod
     def _positive_unique(cls, v: list[int] | None) -> list[int] | None:
-        if v is not None and (not v or any(b < 1 for b in v) or len(set(v)) != len(v)):
-            raise ValueError(f"batches must be unique integers >= 1, got {v}")
+        if v is not None and (not v or any(not 1 <= b <= MAX_CONCURRENCY for b in v) or len(set(v)) != len(v)):
+            raise ValueError(f"batches must be unique integers 1..{MAX_CONCURRENCY}, got {v}")
         return v
 
 
 class Recipe(Strict):
     name: str = Field(min_length=1)
+    """Part of run ids and run folders, so path-safe (``SAFE_NAME``)."""
     description: str = ""
     model: ServedModel
     engine: EngineSpec
@@ -363,8 +411,10 @@ class Recipe(Strict):
     precision: str = "bf16"
     layouts: list[Layout] = Field(default_factory=lambda: [Layout()], min_length=1)
     scenarios: list[Scenario] = Field(min_length=1)
-    concurrency: list[int] = Field(default_factory=list)
-    """Closed-loop points: this many requests (multi_turn: sessions) in flight."""
+    concurrency: list[int] | Literal["adaptive"] = Field(default_factory=list)
+    """Closed-loop points: this many requests in flight, or ``adaptive``: concurrencies chosen
+    while sweeping within ``adaptive``'s bounds."""
+    adaptive: AdaptiveSpec = Field(default_factory=AdaptiveSpec)
     rates: list[float] = Field(default_factory=list)
     """Open-loop points: mean request arrivals per second (beside or instead of ``concurrency``)."""
     arrival: Literal["poisson", "gamma", "constant"] = "poisson"
@@ -375,10 +425,17 @@ class Recipe(Strict):
     """Goodput and pass/fail per point (servemark.recipe.workload.Slo)."""
     slo_search: SloSearch | None = None
     """After the listed points, search the highest rate / concurrency meeting ``slo``."""
+    trials: int = Field(default=1, ge=1)
+    """Measurement windows per point (each stored in ``trials``; the point is their mean with a
+    t-interval). One trial gets a bootstrap-over-requests interval (docs/metrics.md "Intervals")."""
+    restart_between_trials: bool = False
+    """Stop and start the engine between trials of a point (slower; includes start-up variation)."""
     requests_per_point: RequestCount = Field(default_factory=RequestCount)
     warmup: WarmupCount = Field(default_factory=WarmupCount)
     api: Literal["completions", "chat"] = "completions"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**32)
+    request_timeout_s: float = Field(default=600.0, gt=0, le=MAX_TIMEOUT_S)
+    """Longest one request may take (seconds, whole response) before it fails as ``timeout``."""
     max_failure_rate: float = Field(default=DEFAULT_MAX_FAILURE_RATE, ge=0, le=1)
     """A point with more failed requests than this share is flagged ``too_many_failures``."""
     evals: EvalsSpec | None = None
@@ -386,17 +443,58 @@ class Recipe(Strict):
     ceiling: CeilingSpec | None = None
     """The engine ceiling (engine's offline benchmark) measured with the sweep; see docs/ceiling.md."""
 
+    @field_validator("name")
+    @classmethod
+    def _path_safe(cls, v: str) -> str:
+        if not re.match(SAFE_NAME, v):
+            raise ValueError(f"{v[:60]!r} is not a safe name: use letters, digits, '.', '_', '+', '-' "
+                             "(at most 128, no '/' or '..' path), since it names run folders")
+        return v
+
+    @field_validator("concurrency", mode="before")
+    @classmethod
+    def _list_or_adaptive(cls, v: object) -> object:
+        if isinstance(v, str) and v != "adaptive":
+            raise ValueError(f"a list of concurrencies or the word adaptive, not {v!r}")
+        return v
+
     @field_validator("concurrency", "rates")
     @classmethod
-    def _positive_unique(cls, v: list, info: ValidationInfo) -> list:
+    def _positive_unique(cls, v: list | str, info: ValidationInfo) -> list | str:
+        if isinstance(v, str):
+            return v
         for c in v:
-            if info.field_name == "concurrency" and c < 1:
-                raise ValueError(f"concurrency values must be >= 1, got {c}")
-            if c <= 0:
-                raise ValueError(f"{info.field_name} values must be > 0, got {c}")
+            if info.field_name == "concurrency" and not 1 <= c <= MAX_CONCURRENCY:
+                raise ValueError(f"concurrency values must be 1..{MAX_CONCURRENCY}, got {c}")
+            if not math.isfinite(c) or c <= 0 or c > MAX_RATE:
+                raise ValueError(f"{info.field_name} values must be finite, > 0 and at most {MAX_RATE:g}, got {c}")
         if len(set(v)) != len(v):
             raise ValueError(f"{info.field_name} values must be unique")
         return v
+
+    @property
+    def concurrencies(self) -> list[int]:
+        """The concurrencies planned up front: the list, or an adaptive sweep's first points."""
+        if self.concurrency == "adaptive":
+            return initial_concurrencies(self.adaptive.min, self.adaptive.max)
+        return list(self.concurrency)
+
+    @property
+    def max_concurrency(self) -> int:
+        """The most requests in flight the sweep may send (engines size their batch for it)."""
+        if self.concurrency == "adaptive":
+            return self.adaptive.max
+        return max([*self.concurrency, *(max(1, math.ceil(r)) for r in self.rates)])
+
+    @model_validator(mode="after")
+    def _requests_bounded(self) -> "Recipe":
+        conc = [self.adaptive.max] if self.concurrency == "adaptive" else self.concurrency  # adaptive: its upper bound
+        in_flight = [*conc, *(math.ceil(r) for r in self.rates)]  # as recipe.expand counts them
+        top = max(in_flight, default=0)
+        n = self.requests_per_point.count(top) + self.warmup.count(top) if in_flight else 0
+        if n > MAX_REQUESTS_PER_POINT:
+            raise ValueError(f"requests_per_point: {n} requests at concurrency {top} (more than {MAX_REQUESTS_PER_POINT})")
+        return self
 
     @model_validator(mode="after")
     def _some_load(self) -> "Recipe":

@@ -21,20 +21,27 @@ out = Console(width=None if Console().is_terminal else 160)
 app = typer.Typer()
 
 
-def print_and_write(points: list[Point], title: str, html_path: Path) -> Path:
-    """Print the points' table (frontier points marked) and write the HTML report; its path."""
+def print_and_write(points: list[Point], title: str, html_path: Path, trials: dict[str, list[Point]] | None = None) -> Path:
+    """Print the points' table (frontier points marked) and write the HTML report with error bars
+    and each series' frontier band (bootstrap over ``trials``, or the points' own intervals); its path."""
     from servemark.analysis.frontier import frontiers
+    from servemark.analysis.uncertainty import band
     from servemark.report import html, table
 
     fids = {p.point_id for f in frontiers(points) for p in f.points}
     out.print(table.points_table(points, fids, title=title))
     if table.has_levels(points):
         out.print(table.levels_table(points))
+    series: dict[str, list[Point]] = {}
+    for p in points:
+        series.setdefault(html.series_key(p), []).append(p)
+    bands = {k: band(v, trials or {}) for k, v in series.items()}
     sub = f"{len(points)} points; frontier of tok/s/GPU (input+output) vs median tok/s/user per model x engine x hardware x precision"
-    return html.write(html_path, points, fids, title, sub)
+    return html.write(html_path, points, fids, title, sub, bands)
 
 
-def finish(points: list[Point], title: str, html_path: Path, as_json: bool = False) -> None:
+def finish(points: list[Point], title: str, html_path: Path, as_json: bool = False,
+           trials: dict[str, list[Point]] | None = None) -> None:
     """The end of a run: the table (or the points as JSON on stdout) and the HTML report's path."""
     if as_json:
         from servemark.analysis.frontier import frontiers
@@ -46,7 +53,7 @@ def finish(points: list[Point], title: str, html_path: Path, as_json: bool = Fal
         print(to_json([p.to_dict() for p in points]))
         Console(stderr=True).print(f"report: {path}")
         return
-    out.print(f"report: {print_and_write(points, title, html_path)}")
+    out.print(f"report: {print_and_write(points, title, html_path, trials)}")
 
 
 @app.command()
@@ -73,6 +80,7 @@ def report(
             if not got:
                 raise ServemarkError(f"no points for run {rid!r} in {db_path(db)}")
             points += got
+        trials = store.trials_of(p.point_id for p in points)
     if as_json:
         from servemark.analysis.output import to_json
 
@@ -80,5 +88,5 @@ def report(
         return
     name = run_ids[0] if len(run_ids) == 1 else f"{len(run_ids)} runs"
     default = paths.default_runs_dir() / (run_ids[0] if len(run_ids) == 1 else "compare-" + "-".join(r[-4:] for r in run_ids))
-    path = print_and_write(points, f"servemark report: {name}", html_out or default / "report.html")
+    path = print_and_write(points, f"servemark report: {name}", html_out or default / "report.html", trials)
     out.print(f"report: {path}")

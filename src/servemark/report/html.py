@@ -32,12 +32,23 @@ def series_key(p: Point) -> str:
     return f"{p.model} · {p.engine} · {p.hardware} · {p.precision}"
 
 
-def frontier_svg(points: list[Point], frontier_ids: set[str]) -> str:
+def _iv(p: Point, name: str) -> tuple[float, float] | None:
+    iv = (p.intervals or {}).get(name)
+    return (float(iv[0]), float(iv[1])) if iv and iv[0] is not None and iv[1] is not None else None
+
+
+def frontier_svg(points: list[Point], frontier_ids: set[str], bands: dict[str, dict] | None = None) -> str:
+    """The chart: points with their interval as error bars (x and y), frontier lines, and each
+    series' confidence band (``analysis.uncertainty.band``) as a shaded area."""
     pts = [p for p in points if p.median_intvty and p.tput_per_gpu]
     if not pts:
         return "<p>No completed points to chart.</p>"
-    xs = _ticks(0, max(p.median_intvty for p in pts) * 1.05)
-    ys = _ticks(0, max(p.tput_per_gpu for p in pts) * 1.05)
+    bands = bands or {}
+    x_top = max(max((_iv(p, "median_intvty") or (0, p.median_intvty))[1], p.median_intvty) for p in pts)
+    y_top = max(max((_iv(p, "tput_per_gpu") or (0, p.tput_per_gpu))[1], p.tput_per_gpu) for p in pts)
+    y_top = max([y_top] + [h for b in bands.values() for h in b.get("high", [])])
+    xs = _ticks(0, x_top * 1.05)
+    ys = _ticks(0, y_top * 1.05)
     x1, y1 = xs[-1], ys[-1]
 
     def sx(v: float) -> float:
@@ -65,13 +76,31 @@ def frontier_svg(points: list[Point], frontier_ids: set[str]) -> str:
         groups[series_key(p)].append(p)
     for i, (key, gp) in enumerate(sorted(groups.items())):
         c = PALETTE[i % len(PALETTE)]
+        b = bands.get(key)
+        if b and len(b.get("x", [])) > 1:
+            upper = [f"{sx(x):.1f},{sy(h):.1f}" for x, h in zip(b["x"], b["high"])]
+            lower = [f"{sx(x):.1f},{sy(lo):.1f}" for x, lo in zip(reversed(b["x"]), reversed(b["low"]))]
+            what = e(f"{key}: {b.get('level', 0.95):.0%} band ({b.get('method', '')})")
+            out.append(f'<polygon class="band" points="{" ".join(upper + lower)}" fill="{c}" fill-opacity="0.15" '
+                       f'stroke="none"><title>{what}</title></polygon>')
+        for p in gp:
+            yiv, xiv = _iv(p, "tput_per_gpu"), _iv(p, "median_intvty")
+            cx, cy = sx(p.median_intvty), sy(p.tput_per_gpu)
+            if yiv:
+                out.append(f'<path class="errbar" d="M{cx:.1f},{sy(yiv[0]):.1f}V{sy(yiv[1]):.1f}M{cx - 3:.1f},{sy(yiv[0]):.1f}'
+                           f'h6M{cx - 3:.1f},{sy(yiv[1]):.1f}h6" stroke="{c}" stroke-width="1" fill="none"/>')
+            if xiv:
+                out.append(f'<path class="errbar" d="M{sx(xiv[0]):.1f},{cy:.1f}H{sx(xiv[1]):.1f}" stroke="{c}" stroke-width="1" fill="none"/>')
         front = sorted((p for p in gp if p.point_id in frontier_ids), key=lambda p: p.median_intvty)
         if len(front) > 1:
             path = " ".join(f"{sx(p.median_intvty):.1f},{sy(p.tput_per_gpu):.1f}" for p in front)
             out.append(f'<polyline points="{path}" fill="none" stroke="{c}" stroke-width="2"/>')
         for p in gp:
             on = p.point_id in frontier_ids
-            tip = e(f"{key}\n{load_label(p, long=True)}, TP{p.tp}: {p.tput_per_gpu:.1f} tok/s/GPU at {p.median_intvty:.1f} tok/s/user")
+            yiv = _iv(p, "tput_per_gpu")
+            ci = (f" ({p.interval_level or 0.95:.0%} CI {plain(yiv[0], '.1f')}..{plain(yiv[1], '.1f')}, "
+                  f"{p.interval_method}, {p.trials} trial(s))") if yiv else ""
+            tip = e(f"{key}\n{load_label(p, long=True)}, TP{p.tp}: {p.tput_per_gpu:.1f} tok/s/GPU{ci} at {p.median_intvty:.1f} tok/s/user")
             out.append(f'<circle cx="{sx(p.median_intvty):.1f}" cy="{sy(p.tput_per_gpu):.1f}" r="{5 if on else 3.5}" '
                        f'fill="{c if on else "white"}" stroke="{c}" stroke-width="1.5"><title>{tip}</title></circle>'
                        f'<text x="{sx(p.median_intvty) + 7:.1f}" y="{sy(p.tput_per_gpu) - 6:.1f}" fill="{c}" font-size="10">{e(load_label(p))}</text>')
@@ -106,6 +135,12 @@ COLUMNS = [
 ]
 
 
+def ci_text(p: Point, name: str, spec: str = ".1f", scale: float = 1.0) -> str:
+    """``lo..hi`` of a point's interval of ``name`` (``-`` without one)."""
+    iv = _iv(p, name)
+    return "-" if iv is None else f"{plain(iv[0] * scale, spec)}..{plain(iv[1] * scale, spec)}"
+
+
 def levels_section(points: list[Point]) -> str:
     """The three-level table (speed of light -> engine ceiling -> served) with the ratios, when any
     point has a ceiling or a SOL figure; else nothing (docs/ceiling.md)."""
@@ -129,13 +164,20 @@ def levels_section(points: list[Point]) -> str:
             f"<table class=\"levels\"><tr>{head}</tr>{''.join(rows)}</table>")
 
 
-def render(points: list[Point], frontier_ids: set[str], title: str, subtitle: str = "") -> str:
+def render(points: list[Point], frontier_ids: set[str], title: str, subtitle: str = "",
+           bands: dict[str, dict] | None = None) -> str:
     e = html.escape
-    head = "".join(f"<th>{e(label)}</th>" for _, label, _, _ in COLUMNS) + "<th>series</th><th>frontier</th><th>flags</th>"
+    head = ("".join(f"<th>{e(label)}</th>" for _, label, _, _ in COLUMNS[:2]) + "<th>tok/s/GPU CI</th>"
+            + "".join(f"<th>{e(label)}</th>" for _, label, _, _ in COLUMNS[2:4]) + "<th>tok/s/user CI</th>"
+            + "".join(f"<th>{e(label)}</th>" for _, label, _, _ in COLUMNS[4:])
+            + "<th>trials</th><th>interval</th><th>series</th><th>frontier</th><th>flags</th>")
     rows = []
     for p in sorted(points, key=lambda p: (series_key(p), p.request_rate is not None, p.conc, p.request_rate or 0)):
-        cells = "".join(f"<td>{_cell(load_label(p, long=True) if k == 'load' else getattr(p, k), spec, sc)}</td>"
-                        for k, _, spec, sc in COLUMNS)
+        cell = [f"<td>{_cell(load_label(p, long=True) if k == 'load' else getattr(p, k), spec, sc)}</td>"
+                for k, _, spec, sc in COLUMNS]
+        cells = ("".join(cell[:2]) + f"<td>{e(ci_text(p, 'tput_per_gpu'))}</td>" + "".join(cell[2:4])
+                 + f"<td>{e(ci_text(p, 'median_intvty'))}</td>" + "".join(cell[4:])
+                 + f"<td>{p.trials}</td><td>{e(p.interval_method or '-')}</td>")
         rows.append(f"<tr>{cells}<td>{e(series_key(p))}</td><td>{'●' if p.point_id in frontier_ids else ''}</td>"
                     f"<td>{e(', '.join(p.flags))}</td></tr>")
     prov = sorted({(p.run_id, p.engine_version, p.git_sha, p.host, p.cpu, p.gpu_name) for p in points})
@@ -148,8 +190,9 @@ td,th{{border:1px solid #ddd;padding:3px 7px;text-align:right}}th{{background:#f
 td:nth-last-child(-n+3){{text-align:left}}table.levels td{{text-align:right}}table.levels td.l{{text-align:left}}.sub{{color:#666}}</style></head><body>
 <h1>{e(title)}</h1><p class="sub">{e(subtitle)}</p>
 <h2>Throughput per GPU vs interactivity</h2>
-<p class="sub">Filled points and lines: the Pareto frontier (no other point has both higher throughput and higher interactivity).</p>
-{frontier_svg(points, frontier_ids)}
+<p class="sub">Filled points and lines: the Pareto frontier (no other point has both higher throughput and higher interactivity).
+Bars: each point's {_level(points)} confidence interval; shaded: the frontier's confidence band ({_band_methods(bands)}; docs/metrics.md "Trials and intervals").</p>
+{frontier_svg(points, frontier_ids, bands)}
 <h2>Points</h2><table><tr>{head}</tr>{''.join(rows)}</table>
 {levels_section(points)}
 <h2>Provenance</h2><table><tr><th>run</th><th>engine version</th><th>servemark git</th><th>host</th><th>CPU</th><th>GPU</th></tr>{prov_rows}</table>
@@ -157,7 +200,17 @@ td:nth-last-child(-n+3){{text-align:left}}table.levels td{{text-align:right}}tab
 </body></html>"""
 
 
-def write(path: Path, points: list[Point], frontier_ids: set[str], title: str, subtitle: str = "") -> Path:
+def _level(points: list[Point]) -> str:
+    levels = {p.interval_level for p in points if p.interval_level}
+    return ", ".join(f"{v:.0%}" for v in sorted(levels)) or "95%"
+
+
+def _band_methods(bands: dict[str, dict] | None) -> str:
+    return html.escape(", ".join(sorted({b.get("method", "") for b in (bands or {}).values()} - {""})) or "none")
+
+
+def write(path: Path, points: list[Point], frontier_ids: set[str], title: str, subtitle: str = "",
+          bands: dict[str, dict] | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(points, frontier_ids, title, subtitle))
+    path.write_text(render(points, frontier_ids, title, subtitle, bands))
     return path

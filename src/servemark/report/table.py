@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
 from servemark.numfmt import fixed, plain
 from servemark.point import Point
+from servemark.redact import printable
 
 
 def _f(v: float | None, spec: str, scale: float = 1.0) -> str:
@@ -19,16 +21,22 @@ def _load(p: Point) -> str:
     return str(p.conc) if p.conc else "trace"
 
 
+def _ci(p: Point, name: str) -> str:
+    iv = (p.intervals or {}).get(name)
+    return "-" if not iv else f"{plain(iv[0], '.1f')}..{plain(iv[1], '.1f')}"
+
+
 def points_table(points: list[Point], frontier_ids: set[str], title: str = "") -> Table:
     """One row per point; workload, cache and SLO columns appear only when some point has them."""
-    t = Table(title=title, header_style="bold", title_justify="left")
+    t = Table(title=Text(printable(title)), header_style="bold", title_justify="left")
     workloads = any(p.workload != "random" for p in points)
     cache = any(p.cached_tokens is not None for p in points)
     slo = any(p.slo_met is not None for p in points)
     if workloads:
         t.add_column("workload")
-    t.add_column("conc\n/rate", justify="right")
+    t.add_column("conc\nor rate", justify="right")
     t.add_column("tok/s/GPU\n(in+out)", justify="right")
+    t.add_column("95% CI", justify="right")
     t.add_column("out tok/s\n/GPU", justify="right")
     t.add_column("tok/s/user\n(1/TPOT p50)", justify="right")
     t.add_column("TTFT p50\nms", justify="right")
@@ -45,9 +53,9 @@ def points_table(points: list[Point], frontier_ids: set[str], title: str = "") -
     t.add_column("frontier")
     t.add_column("flags")
     for p in sorted(points, key=lambda p: (p.model, p.engine, p.workload, p.request_rate or 0, p.conc)):
-        row = [p.scenario or p.workload] if workloads else []
+        row = [Text(printable(p.scenario or p.workload))] if workloads else []
         row += [
-            _load(p), _f(p.tput_per_gpu, ".1f"), _f(p.output_tput_per_gpu, ".1f"), _f(p.median_intvty, ".1f"),
+            _load(p), _f(p.tput_per_gpu, ".1f"), _ci(p, "tput_per_gpu"), _f(p.output_tput_per_gpu, ".1f"), _f(p.median_intvty, ".1f"),
             _f(p.median_ttft, ".0f", 1e3), _f(p.p99_ttft, ".0f", 1e3), _f(p.median_tpot, ".1f", 1e3),
             _f(p.median_e2el, ".2f"), f"{p.completed}/{p.num_requests}", _f(p.joules_per_total_token, ".3f"),
         ]
@@ -55,7 +63,7 @@ def points_table(points: list[Point], frontier_ids: set[str], title: str = "") -
             row.append(_f(p.cache_hit_rate, ".0%"))
         if slo:
             row += [_f(p.goodput_rps, ".2f"), "-" if p.slo_met is None else ("met" if p.slo_met else "missed")]
-        row += ["●" if p.point_id in frontier_ids else "", ", ".join(p.flags)]
+        row += ["●" if p.point_id in frontier_ids else "", Text(printable(", ".join(p.flags)))]
         t.add_row(*row)
     return t
 
@@ -80,25 +88,25 @@ def has_levels(points: list[Point]) -> bool:
 
 def levels_table(points: list[Point], title: str = "") -> Table:
     """Speed of light -> engine ceiling -> served, per point; '-' where a level was not measured."""
-    t = Table(title=title or "Where the throughput goes: speed of light -> engine ceiling -> served",
+    t = Table(title=Text(printable(title or "Where the throughput goes: speed of light -> engine ceiling -> served")),
               header_style="bold", title_justify="left")
     t.add_column("engine", justify="left")
     for _, head, _, _ in LEVEL_COLUMNS:
         t.add_column(head, justify="right")
     for p in sorted(points, key=lambda p: (p.model, p.engine, p.isl, p.osl, p.conc)):
-        t.add_row(p.engine, *[str(getattr(p, k)) if not spec else _f(getattr(p, k), spec) for k, _, spec, _ in LEVEL_COLUMNS])
+        t.add_row(Text(printable(p.engine)), *[str(getattr(p, k)) if not spec else _f(getattr(p, k), spec) for k, _, spec, _ in LEVEL_COLUMNS])
     return t
 
 
 def ceiling_table(rows: list[dict], title: str) -> Table:
     """Ceiling per batch beside the served point of the same configuration (newest), with the ratio."""
-    t = Table(title=title, title_justify="left", header_style="bold")
+    t = Table(title=Text(printable(title)), title_justify="left", header_style="bold")
     for c in ("engine", "layout", "ISL/OSL", "batch", "ceiling\ntok/s/GPU", "ceiling out\ntok/s/GPU",
               "ceiling\ntok/s/user", "served\ntok/s/GPU", "served\n÷ ceiling"):
         t.add_column(c, justify="left" if c in ("engine", "layout") else "right")
     for r in rows:
         lay = f"TP{r['tp']}" + (f" EP{r['ep']}" if r["ep"] > 1 else "") + (f" PP{r['pp']}" if r["pp"] > 1 else "")
         ratio = r["served"] / r["tput_per_gpu"] if r.get("served") and r["tput_per_gpu"] else None
-        t.add_row(r["engine"], lay, f"{r['isl']}/{r['osl']}", str(r["batch"]), _f(r["tput_per_gpu"], ",.1f"),
+        t.add_row(Text(printable(r["engine"])), lay, f"{r['isl']}/{r['osl']}", str(r["batch"]), _f(r["tput_per_gpu"], ",.1f"),
                   _f(r["output_tput_per_gpu"], ",.1f"), _f(r["intvty"], ",.1f"), _f(r.get("served"), ",.1f"), _f(ratio, ".2f"))
     return t

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from servemark.cli_options import DB_OPTION, db_path, json_option
+from servemark.cli_options import DB_OPTION, db_path, gpu_counts, json_option
 from servemark.errors import ServemarkError
 from servemark.numfmt import fixed
 from servemark.store import Store
@@ -98,7 +98,7 @@ def model_cmd(model: str = typer.Argument(..., help="Shipped name (e.g. deepseek
 def breakdown_cmd(
     model: str = typer.Argument(...), hardware: str = typer.Argument(...),
     precision: str = PRECISION, phase: str = typer.Option("decode", "--phase"),
-    isl: int = typer.Option(1024, "--isl"), osl: int = typer.Option(1024, "--osl"),
+    isl: int = typer.Option(1024, "--isl", min=1, max=10_000_000), osl: int = typer.Option(1024, "--osl", min=1, max=10_000_000),
     batch: int = typer.Option(1, "--batch", help="prefill: prompts; decode: sequences in the step"),
     kv_len: int = typer.Option(None, "--kv-len", help="decode: cached tokens per sequence (default isl + osl)"),
     tp: int = typer.Option(1, "--tp"), ep: int = typer.Option(1, "--ep"),
@@ -123,8 +123,8 @@ def breakdown_cmd(
 @app.command("frontier")
 def frontier_cmd(
     model: str = typer.Argument(...), hardware: str = typer.Argument(...),
-    precision: str = PRECISION, isl: int = typer.Option(1024, "--isl"),
-    osl: int = typer.Option(1024, "--osl"), kind: str = typer.Option("strict", "--kind", help="strict or calibrated"),
+    precision: str = PRECISION, isl: int = typer.Option(1024, "--isl", min=1, max=10_000_000),
+    osl: int = typer.Option(1024, "--osl", min=1, max=10_000_000), kind: str = typer.Option("strict", "--kind", help="strict or calibrated"),
     gpus: str = typer.Option("", "--gpus", help="Comma-separated GPU counts per instance (default: 1..scale-up domain)."),
     no_mtp: bool = typer.Option(False, "--no-mtp", help="Leave speculative decoding out."),
     write: bool = typer.Option(False, "--write", help="Store the frontier in sol_frontiers."),
@@ -134,7 +134,7 @@ def frontier_cmd(
     from servemark.sol.frontier import _resolve, default_layouts, sol_frontier
 
     spec, acc = _resolve(model, hardware)
-    counts = [int(x) for x in gpus.split(",") if x.strip()] if gpus else None
+    counts = gpu_counts("--gpus", gpus)
     lays = default_layouts(spec, acc, mtp=False if no_mtp else None, gpu_counts=counts)
     pts = sol_frontier(spec, acc, precision, isl, osl, lays, mode=kind)
     if write:

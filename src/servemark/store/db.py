@@ -14,6 +14,10 @@ adds nothing. Reads are :meth:`Store.query` (dict rows), :meth:`Store.fetchnumpy
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -24,6 +28,7 @@ import pyarrow as pa
 
 from servemark.errors import ServemarkError
 from servemark.point import Point
+from servemark.store.owner import owner_alive
 from servemark.store.rows import POINT_COLUMNS, POINT_DEFAULTS, point_rows_table, rows_table
 
 RUN_COLUMNS: dict[str, str] = {
@@ -46,7 +51,13 @@ RUN_COLUMNS: dict[str, str] = {
     "engine_version": "VARCHAR",
     "source_file": "VARCHAR",
     "note": "VARCHAR",
+    "owner": "VARCHAR",  # <host>:<pid>:<start ticks> of the process writing a running run (store/owner.py)
 }
+
+
+LOCK_WAIT_ENV = "SERVEMARK_STORE_WAIT_S"
+DEFAULT_LOCK_WAIT_S = 120.0
+"""How long opening the store waits for another process's lock before giving up (bounded, reported)."""
 
 
 def _sql_literal(v: str | bool | int | float) -> str:
@@ -58,20 +69,84 @@ def _sql_literal(v: str | bool | int | float) -> str:
     return repr(v)
 
 
-class Store:
-    """A handle on the results database. Use as a context manager or call :meth:`close`."""
+class StoreLockedError(ServemarkError):
+    """The store stayed locked by another process for longer than the wait bound."""
 
-    def __init__(self, path: str | Path, read_only: bool = False):
+
+def _lock_wait_s() -> float:
+    raw = os.environ.get(LOCK_WAIT_ENV)
+    if raw is None:
+        return DEFAULT_LOCK_WAIT_S
+    try:
+        val = float(raw)
+    except ValueError:
+        raise ServemarkError(f"${LOCK_WAIT_ENV}: not a number of seconds: {raw!r}") from None
+    if not (0 <= val < 1e6):
+        raise ServemarkError(f"${LOCK_WAIT_ENV}: must be between 0 and 1e6 seconds, got {raw!r}")
+    return val
+
+
+def _is_lock_conflict(exc: Exception) -> bool:
+    return "Conflicting lock" in str(exc) or "Could not set lock" in str(exc)
+
+
+def _holder(exc: Exception) -> str:
+    m = re.search(r"\(PID (\d+)\)", str(exc))
+    return f"PID {m.group(1)}" if m else "another process"
+
+
+def connect_waiting(path: Path, read_only: bool, wait_s: float | None = None) -> Any:
+    """Open the DuckDB file, waiting (with backoff) while another process holds its lock.
+
+    DuckDB's file lock: one process may write, or any number may read (read-only), never both.
+    A reader therefore briefly blocks a writer and the other way round; neither fails at once.
+    The wait is bounded (``$SERVEMARK_STORE_WAIT_S``, default 120 s) and reported on stderr after
+    the first second, so nobody stares at a silent hang.
+    """
+    wait = _lock_wait_s() if wait_s is None else wait_s
+    t0 = time.monotonic()
+    delay = 0.05
+    told = False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            if not _is_lock_conflict(exc):
+                raise ServemarkError(f"cannot open results store {path}: {exc}") from None
+            waited = time.monotonic() - t0
+            if waited >= wait:
+                raise StoreLockedError(
+                    f"results store {path} stayed locked by {_holder(exc)} for {waited:.0f} s "
+                    f"(${LOCK_WAIT_ENV} sets the wait)") from None
+            if not told and waited >= 1.0:
+                print(f"waiting for the results store {path} (locked by {_holder(exc)}, up to {wait:.0f} s)",
+                      file=sys.stderr)
+                told = True
+            time.sleep(min(delay, max(wait - waited, 0.01)))
+            delay = min(delay * 1.5, 1.0)
+
+
+class Store:
+    """A handle on the results database. Use as a context manager or call :meth:`close`.
+
+    Opening waits for another process's lock (see :func:`connect_waiting`); hold a handle only as
+    long as the work needs, so sweeps and readers take turns.
+    """
+
+    def __init__(self, path: str | Path, read_only: bool = False, wait_s: float | None = None):
         self.path = Path(path)
         if read_only and not self.path.exists():
             raise ServemarkError(f"no results store at {self.path} (run a sweep or an import first)")
+        if self.path.is_dir():
+            raise ServemarkError(f"results store {self.path} is a folder, not a DuckDB file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.Error as exc:
-            raise ServemarkError(f"cannot open results store {self.path}: {exc}") from exc
+        self.con = connect_waiting(self.path, read_only, wait_s)
         if not read_only:
-            self._migrate()
+            try:
+                self._migrate()
+            except BaseException:
+                self.con.close()
+                raise
 
     def __enter__(self) -> "Store":
         return self
@@ -88,6 +163,16 @@ class Store:
         cols = dict(POINT_COLUMNS)
         cols["point_id"] = "VARCHAR PRIMARY KEY"
         self._ensure_table("points", cols, POINT_DEFAULTS)
+        self._mark_orphaned_runs()
+        self._ensure_table("trials", cols, POINT_DEFAULTS)  # one row per trial of a point (docs/metrics.md "Intervals")
+
+    def _mark_orphaned_runs(self) -> None:
+        """A ``running`` row whose owner process is gone reads ``interrupted`` (see store/owner.py)."""
+        rows = self.con.execute("SELECT run_id, owner FROM runs WHERE status = 'running'").fetchall()
+        dead = [rid for rid, owner in rows if not owner_alive(owner)]
+        for rid in dead:
+            self.con.execute("UPDATE runs SET status = 'interrupted', note = coalesce(note || '; ', '') || "
+                             "'owner process gone' WHERE run_id = ?", [rid])
 
     def _ensure_table(self, name: str, columns: dict[str, str], defaults: dict[str, Any] | None = None) -> None:
         """Create ``name`` or add the columns it lacks (existing rows get ``defaults``, so an old
@@ -170,7 +255,12 @@ class Store:
         return self.upsert_rows("runs", runs, RUN_COLUMNS, ("run_id",))
 
     def runs(self) -> list[dict[str, Any]]:
-        return self.query("SELECT * FROM runs ORDER BY started_at")
+        """Run rows; a ``running`` row whose owner is gone reads ``interrupted`` (also on a read-only handle)."""
+        rows = self.query("SELECT * FROM runs ORDER BY started_at")
+        for r in rows:
+            if r.get("status") == "running" and not owner_alive(r.get("owner")):
+                r["status"] = "interrupted"
+        return rows
 
     def delete_run(self, run_id: str) -> int:
         """Remove a run row and its points in one transaction; the number of points removed.
@@ -192,11 +282,33 @@ class Store:
         """Upsert points by ``point_id`` (the same Arrow path for one point or a million)."""
         return self.upsert_table(point_rows_table(list(points)))
 
+    def add_trials(self, trials: Iterable[Point]) -> int:
+        """Upsert trial rows (table ``trials``, the point columns; key ``point_id``, the trial's own id)."""
+        return self.upsert_table(point_rows_table(list(trials)), "trials")
+
+    def trials(self, where: str = "", params: list[Any] | None = None) -> list[Point]:
+        """Stored trial rows (empty when no sweep ran more than one window per point)."""
+        if not self.has_table("trials"):
+            return []
+        sql = "SELECT * FROM trials" + (f" WHERE {where}" if where else "") + " ORDER BY run_id, conc, trial"
+        return [Point.from_dict(r) for r in self.query(sql, params or [])]
+
+    def trials_of(self, point_ids: Iterable[str]) -> dict[str, list[Point]]:
+        """Trial rows of the given points, by the point they are trials of (points without trials absent)."""
+        ids = list(point_ids)
+        out: dict[str, list[Point]] = {}
+        if not ids or not self.has_table("trials"):
+            return out
+        for t in self.trials("trial_of IN (SELECT unnest(?))", [ids]):
+            out.setdefault(t.trial_of, []).append(t)
+        return out
+
     def has_point(self, point_id: str) -> bool:
         return bool(self.con.execute("SELECT 1 FROM points WHERE point_id = ?", [point_id]).fetchone())
 
     def points(self, where: str = "", params: list[Any] | None = None) -> list[Point]:
-        sql = "SELECT * FROM points" + (f" WHERE {where}" if where else "") + " ORDER BY run_id, conc"
+        sql = ("SELECT * FROM points" + (f" WHERE {where}" if where else "")
+               + " ORDER BY run_id, request_rate IS NOT NULL, conc, request_rate")  # closed loop, then open
         return [Point.from_dict(r) for r in self.query(sql, params or [])]
 
     def existing_points(self, point_ids: Iterable[str]) -> dict[str, Point]:

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from servemark.errors import ServemarkError
-from servemark.recipe import parse_recipe
+from servemark.engines.check import parse_recipe
 from servemark.recipe.schema import Recipe
 from servemark.sweep.recipe_run import check_endpoint
 from servemark.workload.tokenizer import SERVER

@@ -13,7 +13,7 @@ import os
 import shlex
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -26,6 +26,7 @@ from servemark.recipe.schema import Recipe
 from servemark.report.cli import finish
 
 console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 API_KEY_ENV = "SERVEMARK_API_KEY"
 RUNS_DIR = typer.Option(None, "--runs-dir", help="Where run folders go (logs, records).")
@@ -35,11 +36,13 @@ app = typer.Typer()
 
 
 def _sweep(recipe_path: Path, db: Path | None, runs_dir: Path | None, workers: int,
-           endpoint: str | None = None, resume: str | None = None) -> tuple[list[Point], str]:
-    from servemark.recipe import load_recipe
+           endpoint: str | None = None, resume: str | None = None, trials: int | None = None) -> tuple[list[Point], str]:
+    from servemark.engines.check import load_recipe
 
-    return _run(load_recipe(recipe_path), db, runs_dir, workers, endpoint, resume=resume,
-                recipe_dir=Path(recipe_path).resolve().parent)
+    recipe = load_recipe(recipe_path)
+    if trials is not None:  # the CLI override of the recipe's `trials` (a new recipe hash: a new experiment)
+        recipe = recipe.model_copy(update={"trials": trials})
+    return _run(recipe, db, runs_dir, workers, endpoint, resume=resume, recipe_dir=Path(recipe_path).resolve().parent)
 
 
 def _run(recipe: Recipe, db: Path | None, runs_dir: Path | None, workers: int, endpoint: str | None,
@@ -50,12 +53,24 @@ def _run(recipe: Recipe, db: Path | None, runs_dir: Path | None, workers: int, e
                         api_key=os.environ.get(API_KEY_ENV), workers=workers, endpoint=endpoint, kind=kind,
                         resume=resume, recipe_dir=recipe_dir)
     res = run_recipe(recipe, opts, console)
+    for f in res.failures:
+        console.print(f"[yellow]engine failure[/] layout {f['layout']}: {f['reason']} ({f['action']}); log {f['log']}")
+    if res.status != "done":
+        reasons = "; ".join(f"layout {f['layout']}: {f['reason']} ({f['action']})" for f in res.failures)
+        raise PartialRun(f"run {res.run_id} is {res.status}: {len(res.points)} point(s) stored; {reasons}; "
+                         f"see {res.run_dir / 'failures.json'}; `servemark run RECIPE --resume {res.run_id}` retries")
     from servemark.store import Store
 
     with Store(opts.db, read_only=True) as store:  # as stored: with the levels the store copied in
         stored = {p.point_id: p for p in store.points("run_id = ?", [res.run_id])}
     order = [p.point_id for p in res.points]  # the sweep's order, not the store's
     return [stored.get(i, p) for i, p in zip(order, res.points)], res.run_id
+
+
+class PartialRun(ServemarkError):
+    """Some layout failed (its engine died twice): the stored points are kept, the exit is not 0."""
+
+    exit_code = 1
 
 
 @app.command()
@@ -67,6 +82,7 @@ def run(
     runs_dir: Path = RUNS_DIR,
     workers: int = typer.Option(1, "--workers", min=1, help="Load-generator worker processes."),
     endpoint: str = typer.Option(None, "--endpoint", help="Measure an already running server at this base URL (nothing is started)."),
+    trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Measurement windows per point (overrides the recipe's `trials`)."),
     as_json: bool = JSON,
 ) -> None:
     """Run a recipe: start the engine, sweep every point, store each as it completes, report.
@@ -78,7 +94,7 @@ def run(
     """
     if run_id and not resume:
         raise ServemarkError(f"unexpected argument {run_id!r}: a run id follows --resume")
-    points, run_id = _sweep(recipe, db, runs_dir, workers, endpoint, (run_id or "latest") if resume else None)
+    points, run_id = _sweep(recipe, db, runs_dir, workers, endpoint, (run_id or "latest") if resume else None, trials)
     finish(points, f"servemark run {run_id}", (runs_dir or paths.default_runs_dir()) / run_id / "report.html", as_json)
 
 
@@ -86,6 +102,7 @@ def run(
 def demo(
     db: Path = DB_OPTION,
     runs_dir: Path = RUNS_DIR,
+    trials: Optional[int] = typer.Option(None, "--trials", min=1, help="Measurement windows per point (default 1: intervals by bootstrap over requests)."),
     as_json: bool = JSON,
 ) -> None:
     """The whole flow on this machine: install vLLM CPU, build Gemma 3 270M, sweep, store, report."""
@@ -96,7 +113,7 @@ def demo(
     demo_model.build("gemma-3-270m", console)
     recipe = resources.files("servemark") / "data" / "recipes" / "demo-cpu.yaml"
     with resources.as_file(recipe) as rp:
-        points, run_id = _sweep(rp, db, runs_dir, 1)
+        points, run_id = _sweep(rp, db, runs_dir, 1, trials=trials)
     finish(points, "servemark demo: Gemma 3 270M on vLLM CPU", (runs_dir or paths.default_runs_dir()) / run_id / "report.html", as_json)
 
 
@@ -128,7 +145,7 @@ def ceiling(
     The engine's own offline benchmark (llama-batched-bench, vllm bench throughput,
     sglang.bench_one_batch) at the recipe's batch sizes and lengths; docs/ceiling.md.
     """
-    from servemark.recipe import load_recipe
+    from servemark.engines.check import load_recipe
     from servemark.recipe.schema import CeilingSpec
 
     r = load_recipe(recipe)

@@ -8,6 +8,10 @@ workloads or two loads. Resume, bundles and import
 de-duplication all key on it, so it is one function: extend :func:`identity` when a point gains
 a dimension, and every user follows.
 
+Trials: trial ``t`` of a point is measured under the key of ``trial=t`` and stored in the
+``trials`` table; the point itself (the summary of its trials, in ``points``) keeps the key of
+trial 0, so a one-trial point has the id it always had and its single trial row shares it.
+
 A point's id is ``<run id>-<key>``: stable for one run (a requeued Slurm job or ``--resume``
 computes the same ids and measures only what is missing) while two runs of the same recipe stay
 two sets of measurements.

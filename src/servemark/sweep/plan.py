@@ -20,7 +20,8 @@ from rich.table import Table
 from servemark.engines import RenderContext, adapter_for
 from servemark.engines.base import Launch
 from servemark.errors import ServemarkError
-from servemark.recipe import expand, load_recipe
+from servemark.engines.check import load_recipe
+from servemark.recipe import expand
 from servemark.recipe.expand import recipe_hash
 from servemark.recipe.schema import Layout, Recipe
 
@@ -105,7 +106,9 @@ def build_plan(recipe: Recipe) -> dict[str, Any]:
             "hardware": recipe.hardware.name, "executor": recipe.executor.kind,
             "points": [p.to_dict() for p in expand(recipe)], "layouts": layouts,
             "slo": recipe.slo.model_dump(exclude_none=True) if recipe.slo else None,
-            "slo_search": recipe.slo_search.model_dump() if recipe.slo_search else None}
+            "slo_search": recipe.slo_search.model_dump() if recipe.slo_search else None,
+            "trials": recipe.trials,
+            "adaptive": recipe.adaptive.model_dump() if recipe.concurrency == "adaptive" else None}
     if recipe.executor.kind == "slurm":
         from servemark.sweep.slurm_job import job_plan
 
@@ -134,6 +137,12 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
     pts = plan["points"]
     console.print(f"[bold]{plan['recipe']}[/] ({plan['engine']}, recipe hash {plan['recipe_hash']}): "
                   f"{len(pts)} point(s), {len(plan['layouts'])} layout(s); nothing is started")
+    if plan.get("trials", 1) > 1:
+        console.print(f"{plan['trials']} trials (measurement windows) per point")
+    if plan.get("adaptive"):
+        a = plan["adaptive"]
+        console.print(f"concurrency adaptive: these first points, then up to {a['budget']} per layout and scenario "
+                      f"within {a['min']}..{a['max']}, until the frontier's estimated error is under {a['tolerance']:.1%}")
     t = Table("#", "layout", "workload", "ISL/OSL", "prefix cache", "load", "requests", "warmup")
     for p in pts:
         sc, wl = p["scenario"], p["scenario"]["workload"]

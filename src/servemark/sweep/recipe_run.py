@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,17 +29,21 @@ from servemark.executors.placement import in_slurm_job, job_nodes, placement
 from servemark.recipe.expand import PlannedPoint, expand, recipe_hash
 from servemark.recipe.schema import Layout, Recipe
 from servemark.store import Store
+from servemark.store.db import StoreLockedError
+from servemark.store.owner import this_owner
 from servemark.loadgen import LoadSpec, run_load
 from servemark.loadgen.records_io import write_records
 from servemark.loadgen.schedule import open_schedule
 from servemark.metrics import summarize
+from servemark.metrics.intervals import summarise_trials, with_request_intervals
 from servemark.metrics.summarize import window
+from servemark.sweep.adaptive import Measured, next_concurrency
 from servemark.sweep import resume
 from servemark.sweep.identity import planned_ids, point_id as make_point_id, point_key
 from servemark.sweep.provenance import host_info
 from servemark.telemetry.energy import EnergyMeter, apply_to_point
 from servemark.executors.runtime import Runtime, resolve_runtime
-from servemark.workload.random_tokens import RandomPromptBuilder, load_tokenizer
+from servemark.workload.random_tokens import RandomPromptBuilder
 from servemark.workload.tokenizer import SERVER, open_tokenizer
 from servemark.sweep.workload_build import build_workload
 from servemark.workload.trace import stable_key
@@ -75,6 +79,8 @@ class SweepResult:
     run_dir: Path
     points: list[Point] = field(default_factory=list)
     status: str = "done"
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    """Engine deaths and failed layouts: why (exit code or signal, log tail) and what was done."""
 
 
 def _now() -> str:
@@ -107,6 +113,8 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     ids = planned_ids(recipe, planned, run_id)
     run_dir = opts.runs_dir / run_id
     (run_dir / "records").mkdir(parents=True, exist_ok=True)
+    if state.row and flush_pending(opts.db, run_dir, console) == 0:  # points measured but not stored last time
+        state.done |= _stored_ids(opts.db, run_id)
     resolved = recipe.model_dump(mode="json")
     (run_dir / "recipe.json").write_text(json.dumps(resolved, indent=2))
     (run_dir / "plan.json").write_text(json.dumps([{**p.to_dict(), "point_id": ids[p.index]} for p in planned], indent=2))
@@ -115,7 +123,7 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     run_row = {
         "run_id": run_id, "name": recipe.name, "kind": opts.kind, "started_at": _now(), "status": "running",
         "run_dir": str(run_dir), "recipe_hash": rhash, "recipe": json.dumps(resolved),
-        "engine": recipe.engine.name, "engine_version": rt.engine_version, **host,
+        "engine": recipe.engine.name, "engine_version": rt.engine_version, **host, "owner": this_owner(),
     }
     if state.row:
         run_row["started_at"] = state.row["started_at"]
@@ -126,6 +134,7 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     left = [p for p in planned if ids[p.index] not in state.done]
     verb = "resumed" if state.row else "run"
     console.print(f"{verb} [bold]{run_id}[/] -> {run_dir} ({len(planned) - len(left)} of {len(planned)} points measured before)")
+    next_index = [len(planned)]  # adaptive points are numbered after the planned ones
     try:
         next_index = [len(planned)]
         for li in _layouts_to_run(recipe, opts, planned, left):
@@ -133,9 +142,12 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
                 todo = [p for p in left if p.engine_key == key]
                 if todo or recipe.slo_search is not None:
                     _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console,
-                                result.points, ids, next_index, cache=key[1])
-            if recipe.ceiling is not None and opts.endpoint is None:
+                                result, ids, next_index, cache=key[1])
+            given_up = any(f["layout"] == li and f["action"] == "layout given up" for f in result.failures)
+            if recipe.ceiling is not None and opts.endpoint is None and not given_up:
                 _measure_ceiling(recipe, li, recipe.layouts[li], rt, run_id, run_dir, opts, console)
+        if result.status == "done" and any(f["action"] == "layout given up" for f in result.failures):
+            result.status = "partial"
     except KeyboardInterrupt:
         result.status = "interrupted"
         raise
@@ -143,13 +155,21 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         result.status = "failed"
         raise
     finally:
+        pending = flush_pending(opts.db, run_dir, console)
+        if result.failures:
+            (run_dir / "failures.json").write_text(json.dumps(result.failures, indent=2))
         if result.status == "done" and len(result.points) < len(planned):
-            result.status = "partial"  # a layout measured fewer points than planned (never expected)
-        run_row.update(status=result.status, finished_at=_now())
-        with Store(opts.db) as store:
-            store.upsert_run(run_row)
-            levels.refresh(store, "run_id = ?", [run_id])  # ceilings and SOL measured before this run
-        console.print(f"{len(result.points)} point(s) stored in {opts.db} (run {run_id}, {result.status})")
+            result.status = "partial"  # a layout measured fewer points than planned
+        run_row.update(status=result.status, finished_at=_now(), owner="",
+                       note="; ".join(f"layout {f['layout']}: {f['reason']}" for f in result.failures)[:2000])
+        try:
+            with Store(opts.db) as store:
+                store.upsert_run(run_row)
+                levels.refresh(store, "run_id = ?", [run_id])  # ceilings and SOL measured before this run
+        except StoreLockedError as exc:
+            console.print(f"[red]run row not updated[/]: {exc}")
+        waiting = f"; {pending} point(s) still waiting in {run_dir / PENDING}" if pending else ""
+        console.print(f"{len(result.points)} point(s) stored in {opts.db} (run {run_id}, {result.status}){waiting}")
     return result
 
 
@@ -173,13 +193,65 @@ def engine_keys(recipe: Recipe, li: int | None = None) -> list[tuple[int, bool]]
     return [(i, c) for i in lis for c in caches]
 
 
+def _stored_ids(db: Path, run_id: str) -> set[str]:
+    with Store(db) as store:
+        return {r["point_id"] for r in store.query("SELECT point_id FROM points WHERE run_id = ?", [run_id])}
+
+
+PENDING = "pending"
+"""Folder of the run where a measured point waits when the store stayed locked (written later)."""
+TRIAL_SUFFIX = ".trial.json"
+
+
+def store_point(db: Path, point: Point, run_dir: Path, console: Console, table: str = "points") -> bool:
+    """Write ``point`` to the store (table ``points``, or ``trials`` for a trial row); if the store
+    stays locked past the bound, keep it on disk.
+
+    The point is first written to ``<run>/pending/<point_id>.json`` (``.trial.json`` for a trial)
+    and that file is removed once the store holds it, so a measured point is never dropped: the
+    next point's write, the end of the run and :func:`flush_pending` retry it.
+    """
+    folder = run_dir / PENDING
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (f"{point.point_id}{TRIAL_SUFFIX}" if table == "trials" else f"{point.point_id}.json")
+    path.write_text(json.dumps(point.to_dict()))
+    flush_pending(db, run_dir, console)
+    return not path.exists()
+
+
+def flush_pending(db: Path, run_dir: Path, console: Console) -> int:
+    """Write every point waiting in ``<run>/pending`` to the store; return how many still wait."""
+    folder = run_dir / PENDING
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not files:
+        return 0
+    try:
+        with Store(db) as store:
+            rows = [(f.name.endswith(TRIAL_SUFFIX), Point.from_dict(json.loads(f.read_text()))) for f in files]
+            store.add_trials([p for is_trial, p in rows if is_trial])
+            store.add_points([p for is_trial, p in rows if not is_trial])
+    except StoreLockedError as exc:
+        console.print(f"[yellow]store busy[/]: {exc}; {len(files)} point(s) kept in {folder}, retried later")
+        return len(files)
+    for f in files:
+        f.unlink()
+    return 0
+
+
 def _run_layout(
     recipe: Recipe, li: int, todo: list[PlannedPoint], adapter: Any, rt: Runtime, opts: SweepOptions,
-    run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, out: list[Point],
+    run_id: str, run_dir: Path, rhash: str, host: dict[str, Any], console: Console, result: SweepResult,
     ids: dict[int, str], next_index: list[int] | None = None, cache: bool = False,
 ) -> None:
-    """Measure the points of one engine instance (a layout and prefix-cache setting), appending
-    each to ``out`` (and the store) as it completes; then any SLO search of its scenarios."""
+    """Measure the points of one engine instance (a layout and prefix-cache setting), appending each
+    to ``result.points`` (and the store) as it completes; then any SLO search of its scenarios.
+
+    Never measures against a dead engine: the engine is checked before and after every point, and
+    a point measured while it died is discarded. The first death is recorded (exit code or signal,
+    log tail), the engine restarted and the point retried; a second death marks the layout failed
+    (``result.failures``) and the sweep goes on with the next layout.
+    """
+    out = result.points
     layout = recipe.layouts[li]
     try:
         adapter.validate(recipe, layout)
@@ -203,31 +275,61 @@ def _run_layout(
         builder, tok_label = _prompt_builder(rt.tokenizer_path, base_url, front.served_model, opts, recipe.seed)
     meter = EnergyMeter()
     done_before = len(out)
+    restarts = ENGINE_RESTARTS
+
+    def engine_died(pp: PlannedPoint) -> bool:
+        """Record a death; restart once. True when the layout must be given up."""
+        nonlocal restarts
+        dead = next(srv for srv in servers if not srv.alive())
+        failure = {"layout": li, "point": pp.label, "process": dead.launch.name, "reason": dead.exit_reason(),
+                   "log": str(dead.log_path), "log_tail": log_tail(dead.log_path, 15),
+                   "action": "restarted, point retried" if restarts else "layout given up"}
+        result.failures.append(failure)
+        console.print(f"[red]engine {dead.launch.name} {failure['reason']}[/] at {pp.label}; {failure['action']} "
+                      f"(log {dead.log_path})")
+        for srv in reversed(servers):
+            srv.stop()
+        if not restarts:
+            return True
+        restarts -= 1
+        for srv in servers:
+            _start(srv, recipe.engine.startup_timeout_s, console)
+        return False
+
     try:
         for srv in servers:
             _start(srv, recipe.engine.startup_timeout_s, console)
         if rt.tokenizer_path == SERVER:
             builder, tok_label = _prompt_builder(SERVER, base_url, front.served_model, opts, recipe.seed)
 
+        pctx = _PointContext(recipe, layout, launches, rt, opts, run_id, run_dir, rhash, host, console, base_url,
+                             builder, tok_label, meter, servers)
+
         def measure(pp: PlannedPoint, extra: dict[str, Any] | None = None) -> Point:
-            if servers and not servers[-1].alive():
-                raise ServemarkError(f"the engine died during the sweep; log {servers[-1].log_path}:\n{log_tail(servers[-1].log_path)}")
+            """Measure, store and return one point; SLO-search probes and adaptive points come here too."""
             # an SLO-search probe is not in the plan: its id also names the probe (a probe may
             # repeat a planned load, and must not replace that point)
             pid = ids.get(pp.index) or make_point_id(
                 run_id, point_key(recipe, pp, rhash=rhash, probe=(extra or {}).get("slo_search", {}).get("probe")))
-            point = _run_point(recipe, pp, layout, launches, rt, builder, base_url, opts, run_id, run_dir, rhash,
-                               host, meter, console, extra or {}, pid, servers, tok_label)
+            point = _measure_point(pctx, pp, pid, extra or {}, engine_died)
+            if point is None:
+                raise _LayoutGivenUp
             out.append(point)
             return point
 
         meter.start()
-        for pp in todo:
-            measure(pp)
-        if recipe.slo_search is not None:
-            for sc in recipe.scenarios:
-                if (sc.prefix_cache == "on") == cache and sc.workload.kind != "trace":
-                    slo_search(recipe, sc, li, measure, next_index or [len(out)], console)
+        try:
+            for sc_todo in _by_scenario(todo):
+                first = [measure(pp) for pp in sc_todo]
+                if recipe.concurrency == "adaptive":
+                    closed = [p for p in first if p.request_rate is None]  # adaptive steers concurrency only
+                    _adaptive_rest(recipe, sc_todo[0], closed, next_index or [len(out)], measure)
+            if recipe.slo_search is not None:
+                for sc in recipe.scenarios:
+                    if (sc.prefix_cache == "on") == cache and sc.workload.kind != "trace":
+                        slo_search(recipe, sc, li, measure, next_index or [len(out)], console)
+        except _LayoutGivenUp:
+            return  # the layout failed; its remaining points are not measured
         _run_evals(recipe, base_url, front.served_model, opts, run_id, out[done_before:], console)
     finally:
         meter.stop()
@@ -235,25 +337,131 @@ def _run_layout(
             srv.stop()
 
 
-def _run_point(recipe: Recipe, pp: PlannedPoint, layout: Any, launches: list[Any], rt: Runtime,
-               builder: RandomPromptBuilder, base_url: str, opts: SweepOptions, run_id: str, run_dir: Path,
-               rhash: str, host: dict[str, Any], meter: EnergyMeter, console: Console,
-               extra: dict[str, Any], point_id: str, servers: list[Any], tok_label: str) -> Point:
-    """Build the point's requests, run the load, write records, summarise and store the point."""
+class _LayoutGivenUp(Exception):
+    """The layout's engine died again after its one restart: stop measuring this layout."""
+
+
+ENGINE_RESTARTS = 1
+"""How often an engine that died mid-sweep is restarted before its layout is marked failed."""
+
+
+def _measure_alive(pp: PlannedPoint, servers: list[Any], engine_died: Any, measure: Any) -> Point | None:
+    """``measure()`` with a live engine before and after it; retried after a restart, None when given up."""
+    while True:
+        if servers and not all(s.alive() for s in servers):
+            if engine_died(pp):
+                return None
+            continue
+        point = measure()
+        if servers and not all(s.alive() for s in servers):
+            continue  # measured against an engine that died meanwhile: discard, restart, retry
+        return point
+
+
+@dataclass
+class _PointContext:
+    """What measuring one point of an engine instance needs (the engine is up)."""
+
+    recipe: Recipe
+    layout: Layout
+    launches: list[Any]
+    rt: Runtime
+    opts: SweepOptions
+    run_id: str
+    run_dir: Path
+    rhash: str
+    host: dict[str, Any]
+    console: Console
+    base_url: str
+    builder: RandomPromptBuilder
+    tok_label: str
+    """The tokenizer recorded on each point."""
+    meter: EnergyMeter
+    servers: list[LocalServer]
+
+
+def _by_scenario(todo: list[PlannedPoint]) -> list[list[PlannedPoint]]:
+    groups: dict[int, list[PlannedPoint]] = {}
+    for pp in todo:
+        groups.setdefault(id(pp.scenario), []).append(pp)
+    return list(groups.values())
+
+
+def _measure_point(c: _PointContext, pp: PlannedPoint, point_id: str, extra: dict[str, Any],
+                   engine_died: Any) -> Point | None:
+    """Measure ``recipe.trials`` windows of one planned point, store each trial and their summary.
+
+    Each trial is a full measurement (its own warm-up, excluded, and window) with prompts and
+    arrivals of its own seed, against a live engine (:func:`_measure_alive`); with
+    ``restart_between_trials`` the engine is restarted before every trial but the first. The
+    summary point is the mean of the trials with t-intervals, or, for one trial, the trial itself
+    with bootstrap-over-requests intervals (``metrics.intervals``). None when the layout was given up.
+    """
+    recipe = c.recipe
+    trials: list[Point] = []
+    for t in range(recipe.trials):
+        if t and recipe.restart_between_trials and c.servers:
+            for srv in reversed(c.servers):
+                srv.stop()
+            for srv in c.servers:
+                _start(srv, recipe.engine.startup_timeout_s, c.console)
+        tid = make_point_id(c.run_id, point_key(recipe, pp, trial=t, rhash=c.rhash,
+                                                probe=extra.get("slo_search", {}).get("probe")))
+        point = _measure_alive(pp, c.servers, engine_died, lambda: _run_point(c, pp, extra, tid, t))
+        if point is None:
+            return None
+        point.extra.update(placement(c.servers))
+        point.trial, point.trial_of = t, point_id
+        trials.append(point)
+        store_point(c.opts.db, point, c.run_dir, c.console, table="trials")
+        if recipe.trials > 1:
+            c.console.print(f"  trial {t + 1}/{recipe.trials}: " + _point_line(point))
+    summary = Point.from_dict({**summarise_trials([p.to_dict() for p in trials]),
+                               "point_id": point_id, "trial": None, "trial_of": "",
+                               "started_at": trials[0].started_at})
+    store_point(c.opts.db, summary, c.run_dir, c.console)
+    c.console.print(_point_line(summary))
+    return summary
+
+
+def _adaptive_rest(recipe: Recipe, like: PlannedPoint, first: list[Point], next_index: list[int],
+                   measure: Any) -> None:
+    """After a scenario's first points: measure where the frontier is least certain (sweep.adaptive)."""
+    spec = recipe.adaptive
+    pts = [_as_measured(p) for p in first]
+    while (conc := next_concurrency(pts, spec.budget, spec.tolerance)) is not None:
+        pp = replace(like, index=next_index[0], conc=conc, num_requests=recipe.requests_per_point.count(conc),
+                     num_warmup=recipe.warmup.count(conc))
+        next_index[0] += 1
+        pts.append(_as_measured(measure(pp)))
+
+
+def _as_measured(p: Point) -> Measured:
+    iv = (p.intervals or {}).get("tput_per_gpu")
+    half = (iv[1] - iv[0]) / 2 if iv else 0.0
+    return Measured(conc=p.conc, x=p.median_intvty or 1e-9, y=p.tput_per_gpu or 0.0, y_half=half)
+
+
+def _run_point(c: _PointContext, pp: PlannedPoint, extra: dict[str, Any], point_id: str, trial: int) -> Point:
+    """One trial: build the requests, run the load, write records and summarise (not yet stored)."""
+    recipe, layout, launches, rt, opts = c.recipe, c.layout, c.launches, c.rt, c.opts
+    run_id, run_dir, rhash, host, meter, console, base_url = c.run_id, c.run_dir, c.rhash, c.host, c.meter, c.console, c.base_url
     sc = pp.scenario
-    # prefix caching on: a salt per point, so no point's text is a prefix another point cached
-    salt = stable_key(recipe.seed, run_id, pp.index) if pp.prefix_cache else recipe.seed
-    wl = build_workload(sc, builder, pp.num_requests, pp.num_warmup, recipe.seed, salt, recipe.api, opts.recipe_dir)
+    seed = recipe.seed + trial  # each trial its own prompts and arrivals
+    # prefix caching on: a salt per point (and trial), so no window's text is a prefix another cached
+    salt = (stable_key(recipe.seed, run_id, pp.index, *([trial] if trial else [])) if pp.prefix_cache else seed)
+    wl = build_workload(sc, c.builder, pp.num_requests, pp.num_warmup, seed, salt, recipe.api, opts.recipe_dir)
     mode = "sessions" if wl.sessions is not None else ("open" if wl.offsets is not None or pp.rate else "closed")
     if wl.sessions is not None and pp.rate:  # sessions arrive at the rate (open loop over sessions)
-        starts = open_schedule(len(wl.sessions), pp.rate, recipe.arrival, recipe.burstiness, recipe.seed)
+        starts = open_schedule(len(wl.sessions), pp.rate, recipe.arrival, recipe.burstiness, seed)
         for s, t in zip(wl.sessions, starts):
             s.start_s = t
     spec = LoadSpec(
         base_url=base_url, model=launches[-1].served_model, api=recipe.api, prompts=wl.prompts,
         concurrency=pp.conc, num_requests=wl.num_requests, num_warmup=pp.num_warmup, mode=mode,
         request_rate=pp.rate, arrival=recipe.arrival, burstiness=recipe.burstiness, offsets=wl.offsets,
-        sessions=wl.sessions, api_key=opts.api_key, workers=opts.workers, point_id=point_id, seed=recipe.seed,
+        sessions=wl.sessions, api_key=opts.api_key, workers=opts.workers, point_id=point_id, seed=seed,
+        timeout_s=recipe.request_timeout_s,
     )
     started = _now()
     counters = cache_counters.sample(base_url, launches[-1].metrics_path)
@@ -269,16 +477,14 @@ def _run_point(recipe: Recipe, pp: PlannedPoint, layout: Any, launches: list[Any
         fields.update({k: v for k, v in slo_verdict([r for r in meas if r.ok], len(meas), fields["duration"],
                                                     recipe.slo.bounds_s(), recipe.slo.percentile,
                                                     recipe.slo.min_good_fraction).items() if k != "slo_values_s"})
+    if recipe.trials == 1:
+        fields = with_request_intervals(fields, load.records, seed=recipe.seed)
     point = _make_point(recipe, pp, layout, launches, rt, run_id, point_id, rhash, host, started, fields)
-    point.tokenizer = tok_label
+    point.tokenizer = c.tok_label
     if sc.workload.kind != "random":
         point.isl, point.osl = wl.nominal_lengths()
     point.extra.update(extra)
     _add_energy(point, meter, window([r for r in load.records if not r.warmup]))
-    point.extra.update(placement(servers))
-    with Store(opts.db) as store:
-        store.add_point(point)
-    console.print(_point_line(point))
     return point
 
 
@@ -305,6 +511,8 @@ def _measure_ceiling(recipe: Recipe, li: int, layout: Any, rt: Runtime, run_id: 
             ceiling_store.write(store, rows)
 
     measure_layout(recipe, li, layout, rt, run_id, run_dir, write, console)
+
+
 def _prompt_builder(spec: str, base_url: str, model: str, opts: SweepOptions, seed: int) -> tuple[RandomPromptBuilder, str]:
     """The prompt builder on the tokenizer the recipe names, and the label recorded on each point."""
     tok, label = open_tokenizer(spec, base_url, model, opts.api_key)
@@ -405,8 +613,7 @@ def _make_point(
             point.extra.update(value)
         elif hasattr(point, key):
             setattr(point, key, value)
-    if not point.completed:
-        point.flags.append("no_completed_requests")
+    point.flags = list(dict.fromkeys(point.flags))  # each flag once
     return point
 
 

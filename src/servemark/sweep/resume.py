@@ -14,6 +14,7 @@ from typing import Any
 from servemark.errors import ServemarkError
 from servemark.recipe.schema import Recipe
 from servemark.store import Store
+from servemark.store.owner import owned_here_and_alive
 
 LATEST = "latest"
 
@@ -34,6 +35,9 @@ def resolve(store: Store, recipe: Recipe, rhash: str, new_id: str, resume: str |
         row = _row(store, rid)
         if row is None:
             raise ServemarkError(f"--resume: no run {rid!r} in {store.path}")
+        if row.get("status") == "running" and owned_here_and_alive(row.get("owner")):
+            raise ServemarkError(f"--resume: run {rid} is still being measured (owner {row.get('owner')}); "
+                                 "two sweeps must not write one run")
     else:
         rid = run_id or new_id
         row = _row(store, rid)

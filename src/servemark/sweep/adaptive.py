@@ -1,0 +1,127 @@
+"""Adaptive concurrency: measure a few points, then add points where the frontier is least known.
+
+The frontier of one layout and scenario is the curve of (interactivity, throughput per GPU) over
+concurrency. Between two measured concurrencies the sweep draws a straight chord; the chord's error
+is estimated from the curvature the neighbours show (the quadratics through three consecutive
+points, in log concurrency, evaluated at the gap's middle) plus the points' own interval half
+widths (a noisy end makes the chord uncertain too). Each error is an area: deviation (a share of
+the largest throughput) times the gap's width (a share of the interactivity range, log scale).
+The next point goes to the geometric middle of the gap with the largest error, until the sum is
+under ``tolerance``, the budget is spent, or no gap has a whole concurrency left inside it.
+
+Pure functions of measured values: the sweep (``recipe_run``) and ``benchmarks/adaptive_sweep.py``
+call them with real or simulated measurements alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from servemark.recipe.schema import initial_concurrencies
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One measured point as the placement sees it."""
+
+    conc: int
+    x: float
+    """Interactivity (tok/s/user)."""
+    y: float
+    """Throughput (tok/s/GPU)."""
+    y_half: float = 0.0
+    """Half width of the throughput's interval (0 when unknown)."""
+
+
+def _quad_at(ts: Sequence[float], vs: Sequence[float], t: float) -> float:
+    """The parabola through three (t, v) points, at ``t`` (Lagrange form)."""
+    (t0, t1, t2), (v0, v1, v2) = ts, vs
+    return (v0 * (t - t1) * (t - t2) / ((t0 - t1) * (t0 - t2)) + v1 * (t - t0) * (t - t2) / ((t1 - t0) * (t1 - t2))
+            + v2 * (t - t0) * (t - t1) / ((t2 - t0) * (t2 - t1)))
+
+
+def gap_errors(points: Sequence[Measured]) -> list[tuple[float, int, int]]:
+    """``(estimated error, conc_left, conc_right)`` per gap between consecutive measured concurrencies."""
+    pts = sorted(points, key=lambda p: p.conc)
+    if len(pts) < 2:
+        return []
+    t = [math.log(p.conc) for p in pts]
+    lx = [math.log(max(p.x, 1e-12)) for p in pts]
+    xr = (max(lx) - min(lx)) or 1.0
+    ymax = max(p.y for p in pts) or 1.0
+    out = []
+    for i in range(len(pts) - 1):
+        tm = (t[i] + t[i + 1]) / 2
+        chord_y = (pts[i].y + pts[i + 1].y) / 2
+        chord_x = (lx[i] + lx[i + 1]) / 2
+        dev = 0.0
+        for j in (i - 1, i):  # the two triples that contain this gap
+            if j < 0 or j + 2 >= len(pts):
+                continue
+            tt = t[j:j + 3]
+            dy = abs(_quad_at(tt, [p.y for p in pts[j:j + 3]], tm) - chord_y) / ymax
+            dx = abs(_quad_at(tt, lx[j:j + 3], tm) - chord_x) / xr
+            dev = max(dev, dy + dx * abs(pts[i + 1].y - pts[i].y) / ymax)
+        noise = (pts[i].y_half + pts[i + 1].y_half) / 2 / ymax
+        width = abs(lx[i + 1] - lx[i]) / xr
+        out.append(((dev + noise) * width, pts[i].conc, pts[i + 1].conc))
+    return out
+
+
+def next_concurrency(points: Sequence[Measured], budget: int, tolerance: float) -> int | None:
+    """Where to measure next, or ``None``: the estimated error is under ``tolerance``, the budget is
+    spent, or no gap has room for another whole concurrency."""
+    if len(points) >= budget:
+        return None
+    errs = [e for e in gap_errors(points) if e[2] - e[1] >= 2]
+    if not errs or sum(e[0] for e in gap_errors(points)) < tolerance:
+        return None
+    _, a, b = max(errs)
+    c = round(math.sqrt(a * b))
+    return min(max(c, a + 1), b - 1)
+
+
+def adaptive_sweep(measure: Callable[[int], Measured], lo: int, hi: int, budget: int,
+                   tolerance: float) -> list[Measured]:
+    """Run the whole placement against ``measure`` (a function of concurrency)."""
+    pts = [measure(c) for c in initial_concurrencies(lo, hi)]
+    while (c := next_concurrency(pts, budget, tolerance)) is not None:
+        pts.append(measure(c))
+    return sorted(pts, key=lambda p: p.conc)
+
+
+def dense_ladder(lo: int = 1, hi: int = 256) -> list[int]:
+    """Powers of two and their midpoints (1, 2, 3, 4, 6, 8, 12, ...), InferenceX-style dense sweeps."""
+    out = set()
+    p = 1
+    while p <= hi:
+        out.update(c for c in (p, p + p // 2) if lo <= c <= hi and c >= 1)
+        p *= 2
+    return sorted(out)
+
+
+def pareto(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points no other beats on both interactivity and throughput, by interactivity."""
+    out: list[tuple[float, float]] = []
+    for x, y in sorted(points, key=lambda p: (-p[0], -p[1])):
+        if not out or y > out[-1][1]:
+            out.append((x, y))
+    return sorted(out)
+
+
+def area_between(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]], grid: int = 400) -> float:
+    """Area between two frontiers (their Pareto points ``[(x, y), ...]``, linearly interpolated on a
+    log interactivity scale) as a share of the area under ``b`` (the reference), over the common range."""
+    ax, ay = zip(*pareto(a))
+    bx, by = zip(*pareto(b))
+    lo, hi = max(min(ax), min(bx)), min(max(ax), max(bx))
+    if hi <= lo:
+        return float("inf")
+    g = np.exp(np.linspace(math.log(lo), math.log(hi), grid))
+    ya = np.interp(np.log(g), np.log(ax), ay)
+    yb = np.interp(np.log(g), np.log(bx), by)
+    return float(np.trapezoid(np.abs(ya - yb), np.log(g)) / np.trapezoid(yb, np.log(g)))

@@ -1,0 +1,71 @@
+"""Adaptive concurrency: the known frontier of the simulated engine with at most half the points."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from servemark.calibration.process import SimulatedServer
+from servemark.calibration.simulated import SimModel, simulate_records, true_point
+from servemark.metrics import summarize
+from servemark.models import demo
+from servemark.engines.check import parse_recipe
+from servemark.store import Store
+from servemark.sweep.adaptive import Measured, adaptive_sweep, area_between, dense_ladder, next_concurrency, pareto
+from servemark.sweep.recipe_run import SweepOptions, run_recipe
+
+ISL, OSL = 128, 32
+
+
+def _measure(m: SimModel):
+    def measure(conc: int) -> Measured:
+        f = summarize(simulate_records(m, conc, ISL, OSL, 8 * conc, seed=conc, num_warmup=conc))
+        return Measured(conc, f["median_intvty"], f["tput_per_gpu"])
+    return measure
+
+
+def test_dense_ladder_is_powers_of_two_and_midpoints() -> None:
+    assert dense_ladder(1, 16) == [1, 2, 3, 4, 6, 8, 12, 16]
+    assert len(dense_ladder()) == 16
+
+
+def test_adaptive_reaches_the_dense_frontier_with_half_the_points() -> None:
+    m = SimModel()
+    measure = _measure(m)
+    dense = [measure(c) for c in dense_ladder()]
+    ad = adaptive_sweep(measure, 1, 256, budget=8, tolerance=0.02)
+    assert len(ad) <= len(dense) // 2
+    gap = area_between([(p.x, p.y) for p in ad], [(p.x, p.y) for p in dense])
+    assert gap <= 0.02, (gap, [p.conc for p in ad])
+    # and the known frontier (closed form at the dense ladder), within the closed loop's drain bias
+    truth = [true_point(m, c, ISL, OSL) for c in dense_ladder()]
+    assert area_between([(p.x, p.y) for p in ad], truth) <= 0.08
+
+
+def test_placement_stops_on_budget_tolerance_and_room() -> None:
+    pts = [Measured(1, 100, 10), Measured(2, 90, 19), Measured(4, 80, 35)]
+    assert next_concurrency(pts, budget=3, tolerance=0.0) is None  # budget spent
+    straight = [Measured(c, 100 - c, float(c)) for c in (1, 16, 256)]
+    assert next_concurrency(straight, budget=10, tolerance=0.5) is None  # nothing bends enough
+    assert next_concurrency([Measured(1, 9, 1), Measured(2, 8, 2)], budget=10, tolerance=0.0) is None  # no room
+    assert pareto([(1, 5), (2, 4), (1, 3)]) == [(1, 5), (2, 4)]
+
+
+@pytest.mark.skipif(not demo.is_built("gemma-3-270m"), reason="demo tokenizer not built")
+def test_adaptive_recipe_sweeps_the_simulated_server(tmp_path: Path) -> None:
+    recipe = parse_recipe({
+        "name": "ad", "model": {"name": "gemma-3-270m", "path": "auto", "served_name": "sim"},
+        "engine": {"name": "vllm"}, "scenarios": [{"isl": 16, "osl": 6}], "concurrency": "adaptive",
+        "adaptive": {"min": 1, "max": 32, "budget": 5, "tolerance": 0.001},
+        "requests_per_point": {"per_conc": 2, "min": 4}, "warmup": {"per_conc": 0, "min": 1},
+    })
+    m = SimModel(floor_s=0.004, compute_s=0.0008, prefill_s=0.0001, noise=0.0, trial_noise=0.0)
+    with SimulatedServer(m) as srv:
+        res = run_recipe(recipe, SweepOptions(db=tmp_path / "s.duckdb", runs_dir=tmp_path / "runs", endpoint=srv.base_url))
+    concs = sorted(p.conc for p in res.points)
+    assert concs[:1] == [1] and concs[-1] == 32 and 6 in concs and len(concs) == 5
+    with Store(tmp_path / "s.duckdb", read_only=True) as s:
+        assert sorted(p.conc for p in s.points()) == concs
+        assert len({p.point_id for p in s.points()}) == 5
+    assert all(p.interval_method == "bootstrap_requests" for p in res.points)
