@@ -2,8 +2,9 @@
 
 Event-loop lag is how late a wake-up ``interval`` ahead comes (on the loop's kernel timer, so
 the loop timers' 1 ms grain is not counted): when the loop is busy parsing or scheduling, or the
-machine's other processes hold the CPU, every timestamp it takes is late by about that much. CPU is this process's user+system
-time over the measured phase, in percent of one core (one event loop cannot use more).
+machine's other processes hold the CPU, every timestamp it takes is late by about that much. CPU
+is this process's user+system time over the measured phase, in percent of one core (one event
+loop cannot use more).
 """
 
 from __future__ import annotations
