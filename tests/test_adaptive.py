@@ -69,3 +69,48 @@ def test_adaptive_recipe_sweeps_the_simulated_server(tmp_path: Path) -> None:
         assert sorted(p.conc for p in s.points()) == concs
         assert len({p.point_id for p in s.points()}) == 5
     assert all(p.interval_method == "bootstrap_requests" for p in res.points)
+
+
+def _ad_recipe(**extra: object):
+    return parse_recipe({
+        "name": "ad", "model": {"name": "gemma-3-270m", "path": "auto", "served_name": "sim"},
+        "engine": {"name": "vllm"}, "scenarios": [{"isl": 16, "osl": 6}], "concurrency": "adaptive",
+        "adaptive": {"min": 1, "max": 32, "budget": 5, "tolerance": 0.001},
+        "requests_per_point": {"per_conc": 2, "min": 4}, "warmup": {"per_conc": 0, "min": 1}, **extra,
+    })
+
+
+SIM = SimModel(floor_s=0.004, compute_s=0.0008, prefill_s=0.0001, noise=0.0, trial_noise=0.0)
+
+
+def test_adaptive_points_of_one_layout_keep_the_planned_points(tmp_path: Path) -> None:
+    """--layout 1 of two: adaptive points are numbered after the whole plan, so none takes the id of
+    one of layout 1's planned points (they replaced conc 1 and 6 before)."""
+    recipe = _ad_recipe(layouts=[{"tp": 1}, {"tp": 1, "max_num_seqs": 64}])
+    with SimulatedServer(SIM) as srv:
+        res = run_recipe(recipe, SweepOptions(db=tmp_path / "s.duckdb", runs_dir=tmp_path / "runs",
+                                              endpoint=srv.base_url, layouts=[1]))
+    with Store(tmp_path / "s.duckdb", read_only=True) as s:
+        stored = sorted(p.conc for p in s.points())
+    assert stored == sorted(p.conc for p in res.points) and len(stored) == 5
+    assert {1, 6, 32} <= set(stored)
+
+
+def test_adaptive_resume_measures_the_adaptive_points_left(tmp_path: Path) -> None:
+    """A run interrupted after its first points (1, 6, 32): --resume places the adaptive points from
+    the stored ones, and run --json's points include them."""
+    recipe = _ad_recipe()
+    opts = SweepOptions(db=tmp_path / "s.duckdb", runs_dir=tmp_path / "runs")
+    with SimulatedServer(SIM) as srv:
+        full = run_recipe(recipe, SweepOptions(db=opts.db, runs_dir=opts.runs_dir, endpoint=srv.base_url))
+        with Store(opts.db) as s:  # as if interrupted once the planned points were stored
+            s.con.execute("DELETE FROM points WHERE conc NOT IN (1, 6, 32)")
+            s.con.execute("UPDATE runs SET status = 'interrupted'")
+        res = run_recipe(recipe, SweepOptions(db=opts.db, runs_dir=opts.runs_dir, endpoint=srv.base_url,
+                                              resume=full.run_id))
+    assert res.run_id == full.run_id and res.status == "done"
+    concs = sorted(p.conc for p in res.points)  # where the new points go depends on measured timings
+    assert len(concs) == 5 and {1, 6, 32} <= set(concs)
+    with Store(opts.db, read_only=True) as s:
+        assert sorted(p.conc for p in s.points()) == concs
+        assert len({p.point_id for p in s.points()}) == 5

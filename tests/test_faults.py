@@ -125,7 +125,7 @@ def test_engine_dying_twice_fails_the_layout_and_the_sweep_goes_on(tmp_path: Pat
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_killed_servemark_leaves_no_engine_and_the_run_reads_interrupted(tmp_path: Path, tokenizer: None,
                                                                           sig: signal.Signals) -> None:
-    rec = calib_recipe(conc=[1, 2, 4, 8], ttft_ms=40, itl_ms=30, child_processes=2, parent_watch=False)
+    rec = calib_recipe(conc=[1, 2, 4, 8], ttft_ms=40, itl_ms=150, child_processes=2, parent_watch=False)
     port = rec["engine"]["port"]
     path = write_recipe(tmp_path, rec)
     db = tmp_path / "s.duckdb"
@@ -160,7 +160,7 @@ def test_killed_servemark_leaves_no_engine_and_the_run_reads_interrupted(tmp_pat
 
 def test_resume_after_interrupt_at_point_k_of_n(tmp_path: Path, tokenizer: None) -> None:
     """Interrupted at point k of n (Ctrl-C), ``--resume`` measures exactly the n - k missing points."""
-    rec = calib_recipe(conc=[1, 2, 3, 4, 5], ttft_ms=30, itl_ms=10)
+    rec = calib_recipe(conc=[1, 2, 3, 4, 5], ttft_ms=30, itl_ms=100)
     path = write_recipe(tmp_path, rec)
     db = tmp_path / "s.duckdb"
     sweep = start_cli(tmp_path, "run", str(path))

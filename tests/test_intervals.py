@@ -83,3 +83,17 @@ def test_one_trial_is_the_point_and_many_are_averaged() -> None:
     s = summarise_trials([a, b])
     assert s["tput_per_gpu"] == pytest.approx((a["tput_per_gpu"] + b["tput_per_gpu"]) / 2)
     assert s["num_requests"] == a["num_requests"] + b["num_requests"]
+
+
+def test_trial_summary_sums_cached_tokens_and_meets_the_slo_only_if_every_trial_did() -> None:
+    """Trial 0's values used to stand for the point: cached_tokens of one window beside token totals
+    of all, and an SLO verdict a later trial contradicted (an SLO search would pass that load)."""
+    m = SimModel(noise=0.05, trial_noise=0.0)
+    a, b = _trial(m, 1), _trial(m, 2)
+    a.update(cached_tokens=100, slo_met=True, prompt_token_deviation=0.0, finished_at="t0")
+    b.update(cached_tokens=50, slo_met=False, prompt_token_deviation=2.0, finished_at="t1")
+    s = summarise_trials([a, b])
+    assert s["cached_tokens"] == 150 and s["total_input_tokens"] == a["total_input_tokens"] + b["total_input_tokens"]
+    assert s["slo_met"] is False and summarise_trials([a, {**b, "slo_met": True}])["slo_met"] is True
+    assert s["prompt_token_deviation"] == 1.0 and s["finished_at"] == "t1"
+    assert summarise_trials([{**a, "slo_met": None}, {**b, "slo_met": None}])["slo_met"] is None

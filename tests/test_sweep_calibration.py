@@ -99,3 +99,20 @@ def test_recipe_failure_limit_is_applied_once(tmp_path: Path, faulty: list[int],
         (p,) = s.points()
     assert (p.num_requests, p.failed) == (15, len(faulty))
     assert p.flags == flags
+
+
+def test_resumed_run_lists_its_points_in_plan_order(tmp_path: Path) -> None:
+    """run --json order after --resume: stored points came first in the store's order (by
+    concurrency across layouts) and the newly measured after them; now the fresh run's order."""
+    rec = parse_recipe({**RECIPE, "concurrency": [1, 2], "rates": [50],
+                        "layouts": [{"tp": 1}, {"tp": 1, "max_num_seqs": 8}]})
+    with CalibrationServer(CalibrationPlan(ttft_ms=2, itl_ms=1)) as srv:
+        full = run_recipe(rec, opts(tmp_path, srv.base_url))
+        order = [p.point_id for p in full.points]
+        with Store(tmp_path / "s.duckdb") as s:  # as if layout 0's conc 2 was lost
+            s.con.execute("DELETE FROM points WHERE point_id = ?", [order[1]])
+            s.con.execute("UPDATE runs SET status = 'interrupted'")
+        o = opts(tmp_path, srv.base_url)
+        o.resume = full.run_id
+        res = run_recipe(rec, o)
+    assert [p.point_id for p in res.points] == order

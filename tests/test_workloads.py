@@ -197,3 +197,20 @@ vllm:prefix_cache_queries_total{engine="0",model_name="m"} 4096.0
     assert after == {"hits": 2048.0} and parse_counters("other_metric 1\n") == {}
     assert cache_from_counters(before, after, 4096) == {"cached_tokens": 2048, "cache_hit_rate": 0.5,
                                                         "cache_source": "prometheus"}
+
+
+def test_plan_counts_layouts_not_engine_instances() -> None:
+    """One layout with prefix cache off and on scenarios is two engine instances, not two layouts."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from servemark.sweep.plan import build_plan, print_plan
+
+    r = recipe({"isl": 32, "osl": 8}, {"isl": 32, "osl": 8, "prefix_cache": "on"}, trials=2, rates=[4],
+               slo={"ttft_ms": 50}, slo_search={"over": "rate", "low": 1, "high": 8})
+    buf = StringIO()
+    print_plan(build_plan(r), Console(file=buf, width=200))
+    head = buf.getvalue().splitlines()[0]
+    assert "6 point(s), 1 layout(s) (2 engine instances" in head, head
+    assert "2 trials" in buf.getvalue() and "search:" in buf.getvalue()

@@ -130,3 +130,33 @@ def test_sessions_carry_the_real_history(tmp_path: Path) -> None:
                 assert b.scheduled_at >= a.done_at  # the next turn waits for the reply
     rate_point = res.points[1]
     assert rate_point.request_rate == 20 and rate_point.conc == 0
+
+
+def test_resumed_slo_search_goes_on_from_its_stored_probes(tmp_path: Path) -> None:
+    """A sweep interrupted during its SLO search (planned points all stored): --resume finishes the
+    search, reusing the probes it has (it skipped the layout before, so the search stayed cut short)
+    and measuring only the missing ones; with trials, each probe's trials stay apart from the
+    planned point's at the same load."""
+    plan = CalibrationPlan(ttft_ms=5, itl_ms=1, record_truth=False)
+    rec = parse_recipe({**BASE, "scenarios": [{"isl": 16, "osl": 2}], "concurrency": [2], "trials": 2,
+                        "requests_per_point": {"per_conc": 2, "min": 4}, "slo": {"e2el_ms": 5000},
+                        "slo_search": {"over": "concurrency", "low": 2, "high": 4}})
+    opts = SweepOptions(db=tmp_path / "s.duckdb", runs_dir=tmp_path / "runs")
+    with CalibrationServer(plan) as srv:
+        full = run_recipe(rec, SweepOptions(db=opts.db, runs_dir=opts.runs_dir, endpoint=srv.base_url))
+        probe_ids = [p.point_id for p in full.points if "slo_search" in p.extra]
+        assert len(probe_ids) == 2 and len(full.points) == 3  # conc 2 planned, probes 2 (low) and 4 (high)
+        with Store(opts.db) as s:  # as if interrupted after the first probe
+            first = s.existing_points(probe_ids[:1])[probe_ids[0]]
+            s.con.execute("DELETE FROM points WHERE point_id = ?", [probe_ids[1]])
+            s.con.execute("DELETE FROM trials WHERE trial_of = ?", [probe_ids[1]])
+            s.con.execute("UPDATE runs SET status = 'interrupted'")
+        res = run_recipe(rec, SweepOptions(db=opts.db, runs_dir=opts.runs_dir, endpoint=srv.base_url, resume="latest"))
+    assert res.run_id == full.run_id and res.status == "done"
+    with Store(opts.db, read_only=True) as s:
+        pts = {p.point_id: p for p in s.points()}
+        assert set(pts) == {p.point_id for p in full.points}
+        assert pts[probe_ids[0]].started_at == first.started_at  # reused, not measured again
+        trials = s.trials()
+    assert len(trials) == 6 and len({t.point_id for t in trials}) == 6
+    assert sorted({t.trial_of for t in trials}) == sorted(pts)

@@ -382,7 +382,7 @@ def gate_cmd(
             if r.get("reason"):
                 out.print(f"[yellow]{r['label']}:[/] {r['reason']}")
         if any("bootstrap_requests" in r["method"] for r in rows):
-            out.print("[yellow]note:[/] a one-trial run's interval sees no run-to-run noise (false alarms ~15% in "
+            out.print("[yellow]note:[/] a one-trial run's interval sees no run-to-run noise (false alarms 15-25% in "
                       "benchmarks/gate_power.py); gate runs of 3+ trials (docs/metrics.md)")
     if failed:
         raise typer.Exit(1)

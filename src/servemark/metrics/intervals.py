@@ -34,8 +34,10 @@ BOOTSTRAP_RESAMPLES = 1000
 TRIAL_METRICS = tuple(f.name for f in FIELDS if f.direction != "none" and f.format == "number")
 """Fields averaged over trials and given a t-interval (every numeric metric with a better direction)."""
 SUMMED = ("num_requests", "completed", "failed", "duration", "total_input_tokens", "total_output_tokens",
-          "client_input_tokens", "energy_j")
+          "client_input_tokens", "energy_j", "cached_tokens")
 """Counts of the summary point: the sum over its trials."""
+MEANED = ("prompt_token_deviation", "output_token_deviation", "avg_power_w")
+"""Numbers without a better direction that are still the mean of the trials (not trial 0's)."""
 
 _THROUGHPUT_TOKENS = {"tput_per_gpu": ("in", "out"), "input_tput_per_gpu": ("in",),
                       "output_tput_per_gpu": ("out",), "request_throughput": ()}
@@ -60,11 +62,15 @@ def summarise_trials(trials: Sequence[dict[str, Any]], level: float = LEVEL) -> 
     out["trials"] = len(trials)
     if len(trials) == 1:
         return out
-    for name in TRIAL_METRICS:
+    for name in TRIAL_METRICS + MEANED:
         vals = [t.get(name) for t in trials]
         if any(v is None for v in vals):
             continue
         out[name] = float(np.mean(vals))
+    if any(t.get("slo_met") is not None for t in trials):  # met only if every window met it
+        out["slo_met"] = all(bool(t.get("slo_met")) for t in trials)
+    if trials[-1].get("finished_at"):
+        out["finished_at"] = trials[-1]["finished_at"]
     for name in SUMMED:
         vals = [t.get(name) for t in trials]
         if all(v is not None for v in vals):

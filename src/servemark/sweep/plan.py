@@ -135,8 +135,10 @@ def _layout_label(d: dict[str, Any]) -> str:
 
 def print_plan(plan: dict[str, Any], console: Console) -> None:
     pts = plan["points"]
+    n_lay, n_inst = len({lay["index"] for lay in plan["layouts"]}), len(plan["layouts"])
+    inst = f" ({n_inst} engine instances: prefix cache off and on)" if n_inst != n_lay else ""
     console.print(f"[bold]{plan['recipe']}[/] ({plan['engine']}, recipe hash {plan['recipe_hash']}): "
-                  f"{len(pts)} point(s), {len(plan['layouts'])} layout(s); nothing is started")
+                  f"{len(pts)} point(s), {n_lay} layout(s){inst}; nothing is started")
     if plan.get("trials", 1) > 1:
         console.print(f"{plan['trials']} trials (measurement windows) per point")
     if plan.get("adaptive"):

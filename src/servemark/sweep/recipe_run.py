@@ -8,9 +8,10 @@ far; the engine is stopped in a ``finally`` on every path.
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from servemark.executors import make_server
 from servemark.executors.local import LocalServer, log_tail
 from servemark.point import Point
 from servemark.executors.placement import in_slurm_job, job_nodes, placement
-from servemark.recipe.expand import PlannedPoint, expand, recipe_hash
+from servemark.recipe.expand import PlannedPoint, expand, planned_point, recipe_hash
 from servemark.recipe.schema import Layout, Recipe
 from servemark.store import Store
 from servemark.store.db import StoreLockedError
@@ -97,7 +98,8 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
         from servemark.sweep.slurm_job import run_as_job  # submit, follow, collect the bundle
 
         return run_as_job(recipe, opts, console)
-    planned = [p for p in expand(recipe) if opts.layouts is None or p.layout_index in opts.layouts]
+    full = expand(recipe)
+    planned = [p for p in full if opts.layouts is None or p.layout_index in opts.layouts]
     if not planned and recipe.slo_search is None:  # a search-only recipe plans no points
         raise ServemarkError(f"--layout {opts.layouts}: the recipe has layouts 0..{len(recipe.layouts) - 1}")
     adapter = adapter_for(recipe.engine.name)
@@ -130,22 +132,26 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
     with Store(opts.db) as store:
         store.upsert_run(run_row)
         if state.done:
-            result.points = [p for p in store.points("run_id = ?", [run_id]) if p.point_id in set(ids.values())]
+            result.points = _stored_points(store, recipe, full, ids, run_id, opts.layouts)
     left = [p for p in planned if ids[p.index] not in state.done]
     verb = "resumed" if state.row else "run"
     console.print(f"{verb} [bold]{run_id}[/] -> {run_dir} ({len(planned) - len(left)} of {len(planned)} points measured before)")
-    next_index = [len(planned)]  # adaptive points are numbered after the planned ones
+    # adaptive points and SLO probes are numbered after every planned point of the recipe (not
+    # only the chosen layouts'), so their index never names a planned point's id
+    next_index = [len(full)]
     try:
-        next_index = [len(planned)]
         for li in _layouts_to_run(recipe, opts, planned, left):
             for key in engine_keys(recipe, li):
                 todo = [p for p in left if p.engine_key == key]
-                if todo or recipe.slo_search is not None:
+                if (todo or _adaptive_left(recipe, key, result.points, run_id, rhash)
+                        or _search_left(recipe, key, result.points, run_id, rhash)):
                     _run_layout(recipe, li, todo, adapter, rt, opts, run_id, run_dir, rhash, host, console,
                                 result, ids, next_index, cache=key[1])
             given_up = any(f["layout"] == li and f["action"] == "layout given up" for f in result.failures)
             if recipe.ceiling is not None and opts.endpoint is None and not given_up:
                 _measure_ceiling(recipe, li, recipe.layouts[li], rt, run_id, run_dir, opts, console)
+        if state.row:  # stored points came first, in the store's order: back to the sweep's
+            result.points = _in_plan_order(result.points, planned, ids)
         if result.status == "done" and any(f["action"] == "layout given up" for f in result.failures):
             result.status = "partial"
     except KeyboardInterrupt:
@@ -175,13 +181,13 @@ def run_recipe(recipe: Recipe, opts: SweepOptions, console: Console | None = Non
 
 def _layouts_to_run(recipe: Recipe, opts: SweepOptions, planned: list[PlannedPoint],
                     left: list[PlannedPoint]) -> list[int]:
-    """Layouts with points still to measure; with an ``slo_search``, also the layouts that had
-    nothing measured before (a search-only recipe plans no points, yet searches every layout)."""
+    """Layouts with points still to measure; with adaptive concurrency or an ``slo_search``, every
+    chosen layout (its adaptive points or probes may be left, e.g. on resume, and a search-only
+    recipe plans no points): ``_adaptive_left``/``_search_left`` then say which engines start."""
     chosen = range(len(recipe.layouts)) if opts.layouts is None else opts.layouts
     todo = {p.layout_index for p in left}
-    if recipe.slo_search is not None:
-        measured = {p.layout_index for p in planned} - todo
-        todo |= {li for li in chosen if li not in measured}
+    if recipe.concurrency == "adaptive" or recipe.slo_search is not None:
+        todo |= set(chosen)
     return sorted(li for li in todo if li in chosen)
 
 
@@ -191,6 +197,82 @@ def engine_keys(recipe: Recipe, li: int | None = None) -> list[tuple[int, bool]]
     caches = [c for c in (False, True) if any((sc.prefix_cache == "on") == c for sc in recipe.scenarios)]
     lis = range(len(recipe.layouts)) if li is None else [li]
     return [(i, c) for i in lis for c in caches]
+
+
+def _stored_points(store: Store, recipe: Recipe, full: list[PlannedPoint], ids: dict[int, str], run_id: str,
+                   layouts: list[int] | None) -> list[Point]:
+    """The run's stored points that belong to this sweep: its planned points, and the adaptive
+    points and SLO probes (not in any plan) of its layouts."""
+    mine = set(ids.values())
+    others = set(planned_ids(recipe, full, run_id).values()) - mine
+    lays = None if layouts is None else [recipe.layouts[li].model_dump(mode="json") for li in layouts]
+    return [p for p in store.points("run_id = ?", [run_id])
+            if p.point_id in mine or (p.point_id not in others and (lays is None or p.layout in lays))]
+
+
+def _adaptive_known(recipe: Recipe, li: int, sc: Any, points: list[Point], run_id: str, rhash: str) -> list[Point]:
+    """The closed-loop points of layout ``li`` and scenario ``sc`` among ``points`` (measured now or,
+    on resume, before): found by their ids, which do not depend on when they were measured."""
+    spec = recipe.adaptive
+    want = {make_point_id(run_id, point_key(recipe, planned_point(recipe, 0, li, sc, c, None), rhash=rhash))
+            for c in range(spec.min, spec.max + 1)}
+    return [p for p in points if p.point_id in want]
+
+
+def _adaptive_scenarios(recipe: Recipe, cache: bool) -> list[Any]:
+    return [sc for sc in recipe.scenarios if (sc.prefix_cache == "on") == cache and sc.workload.kind != "trace"]
+
+
+def _adaptive_left(recipe: Recipe, key: tuple[int, bool], points: list[Point], run_id: str, rhash: str) -> bool:
+    """Whether an adaptive sweep still places points on this engine instance given what is stored
+    (a resumed run interrupted after its first points)."""
+    if recipe.concurrency != "adaptive":
+        return False
+    spec = recipe.adaptive
+    return any(next_concurrency([_as_measured(p) for p in _adaptive_known(recipe, key[0], sc, points, run_id, rhash)],
+                                spec.budget, spec.tolerance) is not None
+               for sc in _adaptive_scenarios(recipe, key[1]))
+
+
+def _in_plan_order(points: list[Point], planned: list[PlannedPoint], ids: dict[int, str]) -> list[Point]:
+    """``points`` in plan order, each adaptive point or probe right after the last planned point of
+    its layout, prefix-cache setting and scenario (where a fresh run measures it)."""
+    pos = {ids[pp.index]: i for i, pp in enumerate(planned)}
+
+    def group(p: Point) -> str:
+        return json.dumps([p.layout, p.prefix_cache, p.scenario, p.workload], sort_keys=True, default=str)
+
+    last: dict[str, int] = {}
+    for p in points:
+        if p.point_id in pos:
+            last[group(p)] = max(last.get(group(p), -1), pos[p.point_id])
+    return sorted(points, key=lambda p: pos[p.point_id] if p.point_id in pos else last.get(group(p), len(pos)) + 0.5)
+
+
+class _ProbeMissing(Exception):
+    """A replayed SLO search reached a probe the store does not hold."""
+
+
+def _search_left(recipe: Recipe, key: tuple[int, bool], points: list[Point], run_id: str, rhash: str) -> bool:
+    """Whether an SLO search of this engine instance still needs a probe: the search is replayed on
+    the stored probes (it is deterministic given their verdicts) until one is missing."""
+    if recipe.slo_search is None:
+        return False
+    have = {p.point_id: p for p in points}
+
+    def stored(pp: PlannedPoint, extra: dict[str, Any]) -> Point:
+        pid = make_point_id(run_id, point_key(recipe, pp, rhash=rhash, probe=extra["slo_search"]["probe"]))
+        if pid not in have:
+            raise _ProbeMissing
+        return have[pid]
+
+    for sc in recipe.scenarios:
+        if (sc.prefix_cache == "on") == key[1] and sc.workload.kind != "trace":
+            try:
+                slo_search(recipe, sc, key[0], stored, [0], Console(file=io.StringIO()))
+            except _ProbeMissing:
+                return True
+    return False
 
 
 def _stored_ids(db: Path, run_id: str) -> set[str]:
@@ -302,6 +384,7 @@ def _run_layout(
         if rt.tokenizer_path == SERVER:
             builder, tok_label = _prompt_builder(SERVER, base_url, front.served_model, opts, recipe.seed)
 
+        before = {p.point_id: p for p in out}
         pctx = _PointContext(recipe, layout, launches, rt, opts, run_id, run_dir, rhash, host, console, base_url,
                              builder, tok_label, meter, servers)
 
@@ -311,6 +394,8 @@ def _run_layout(
             # repeat a planned load, and must not replace that point)
             pid = ids.get(pp.index) or make_point_id(
                 run_id, point_key(recipe, pp, rhash=rhash, probe=(extra or {}).get("slo_search", {}).get("probe")))
+            if pid in before:  # a probe or adaptive point stored before a resume: its search goes on from it
+                return before[pid]
             point = _measure_point(pctx, pp, pid, extra or {}, engine_died)
             if point is None:
                 raise _LayoutGivenUp
@@ -319,11 +404,15 @@ def _run_layout(
 
         meter.start()
         try:
-            for sc_todo in _by_scenario(todo):
-                first = [measure(pp) for pp in sc_todo]
-                if recipe.concurrency == "adaptive":
-                    closed = [p for p in first if p.request_rate is None]  # adaptive steers concurrency only
-                    _adaptive_rest(recipe, sc_todo[0], closed, next_index or [len(out)], measure)
+            adaptive = _adaptive_scenarios(recipe, cache) if recipe.concurrency == "adaptive" else []
+            groups = [(g[0].scenario, g) for g in _by_scenario(todo)]
+            groups += [(sc, []) for sc in adaptive if not any(sc is s for s, _ in groups)]  # none left (resume)
+            for sc, sc_todo in groups:
+                for pp in sc_todo:
+                    measure(pp)
+                if any(sc is a for a in adaptive):  # then the scenario's adaptive points, stored ones counted
+                    known = _adaptive_known(recipe, li, sc, out, run_id, rhash)  # closed loop only
+                    _adaptive_rest(recipe, li, sc, known, next_index or [len(out)], measure)
             if recipe.slo_search is not None:
                 for sc in recipe.scenarios:
                     if (sc.prefix_cache == "on") == cache and sc.workload.kind != "trace":
@@ -424,14 +513,15 @@ def _measure_point(c: _PointContext, pp: PlannedPoint, point_id: str, extra: dic
     return summary
 
 
-def _adaptive_rest(recipe: Recipe, like: PlannedPoint, first: list[Point], next_index: list[int],
+def _adaptive_rest(recipe: Recipe, li: int, sc: Any, first: list[Point], next_index: list[int],
                    measure: Any) -> None:
-    """After a scenario's first points: measure where the frontier is least certain (sweep.adaptive)."""
+    """After a scenario's first points: measure where the frontier is least certain (sweep.adaptive).
+    Each new point is planned like any closed-loop point of the scenario (a multi-turn point's
+    request count is its sessions x turns; never a copy of a rate point)."""
     spec = recipe.adaptive
     pts = [_as_measured(p) for p in first]
     while (conc := next_concurrency(pts, spec.budget, spec.tolerance)) is not None:
-        pp = replace(like, index=next_index[0], conc=conc, num_requests=recipe.requests_per_point.count(conc),
-                     num_warmup=recipe.warmup.count(conc))
+        pp = planned_point(recipe, next_index[0], li, sc, conc, None)
         next_index[0] += 1
         pts.append(_as_measured(measure(pp)))
 
