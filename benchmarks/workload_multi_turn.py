@@ -16,6 +16,7 @@ import argparse
 import socket
 import sys
 import tempfile
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -49,11 +50,16 @@ def measure(cache: bool, a: argparse.Namespace, tmp: Path) -> dict:
                         prefix_cache=cache)
     (launch,) = adapter_for("vllm").render(ctx)
     server = LocalServer(launch, tmp / f"vllm-{cache}.log")
+    label = f"prefix caching {'on' if cache else 'off'}"
+    t = time.monotonic()
     server.start()
     try:
         server.wait_ready(recipe.engine.startup_timeout_s)
+        print(f"[{label}] engine ready in {time.monotonic() - t:.0f} s; sending", file=sys.stderr, flush=True)
+        t = time.monotonic()
         opts = SweepOptions(db=tmp / "b.duckdb", runs_dir=tmp / "runs", endpoint=launch.base_url)
         (point,) = run_recipe(recipe, opts, Console(stderr=True, quiet=True)).points
+        print(f"[{label}] {point.num_requests} requests in {time.monotonic() - t:.0f} s", file=sys.stderr, flush=True)
     finally:
         server.stop()
     return {"point": point, "turns": point.extra["ttft_by_turn"]}
@@ -73,6 +79,8 @@ def main() -> None:
         off = measure(False, a, Path(d))
         on = measure(True, a, Path(d))
     n = off["point"].num_requests
+    print("short turns on purpose (8-token replies), so the run finishes on a 2-core CPU; the ratio, "
+          "not the absolute TTFT, is the figure")
     print(f"multi-turn on vLLM CPU (demo model{'' if a.compiled else ', eager'}): {a.sessions} sessions x {a.turns} turns = {n} requests per "
           f"setting, {a.concurrency} sessions in flight; first turn {a.first_tokens} tokens, later turns "
           f"+{a.user_tokens}, replies {a.reply_tokens}")

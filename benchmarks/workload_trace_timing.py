@@ -2,8 +2,9 @@
 
 A Mooncake-format trace (default 2,000 requests, 5 ms apart) replayed against the calibration
 server through the sweep runner; prints the send lag (sent - scheduled) p50/p99/max in ms, and
-beside it the client's own event-loop lag p99 from the monitor in the same run: on a busy machine
-the loop lag is what the OS imposed, and the send lag cannot be below it.
+beside it the scheduler's wake lag (timer fired - scheduled), the client's own event-loop lag p99
+from the monitor in the same run and the load average: on a busy machine the loop lag is what the
+OS imposed, and the send lag cannot be below it.
 
     python benchmarks/workload_trace_timing.py [--requests N] [--gap-ms G]
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -32,6 +34,7 @@ def main() -> None:
     ap.add_argument("--gap-ms", type=float, default=5.0)
     ap.add_argument("--tokenizer", default=None, help="tokenizer folder (default: the demo model's)")
     a = ap.parse_args()
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         rows = [{"timestamp": a.gap_ms * i, "input_length": 64, "output_length": 2, "hash_ids": [i % 16]}
@@ -53,7 +56,11 @@ def main() -> None:
           f"({p.failed} failed)")
     print(f"send lag (sent - scheduled): p50 {np.percentile(lag, 50):.3f} ms, p99 {np.percentile(lag, 99):.3f} ms, "
           f"max {lag.max():.3f} ms")
-    print(f"client event-loop lag p99 {p.extra['client']['loop_lag_p99_ms']:.3f} ms (machine load shows here)")
+    c = p.extra["client"]
+    print(f"scheduler wake lag (fired - scheduled): p50 {c['schedule_lag_p50_ms']:.3f} ms, p99 {c['schedule_lag_p99_ms']:.3f} ms, "
+          f"max {c['schedule_lag_max_ms']:.3f} ms")
+    print(f"client event-loop lag p99 {p.extra['client']['loop_lag_p99_ms']:.3f} ms (machine load shows here); "
+          f"load average {load0:.2f} before, {os.getloadavg()[0]:.2f} after, {os.cpu_count()} CPUs")
     print(f"FIGURE trace send lag p99: {np.percentile(lag, 99):.3f} ms")
 
 

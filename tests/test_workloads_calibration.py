@@ -4,6 +4,7 @@ capacity, injected slow requests): the whole runner, load generator, metrics and
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -41,7 +42,8 @@ def records(res, point):
 
 
 QUIET_LOOP_LAG_MS = 0.5
-"""The client's event-loop lag p99 (its own monitor, same run) below which the machine counts as
+"""The client's event-loop lag p99 (its own monitor on the kernel timer, same run; the loop timers'
+1 ms grain is not in it) below which the machine counts as
 lightly loaded: the 1 ms bound is a claim about servemark, not about a machine other processes
 are saturating (there the test says so and skips; benchmarks/workload_trace_timing.py prints the
 figure with the lag beside it)."""
@@ -62,10 +64,12 @@ def test_trace_replay_sends_on_schedule(tmp_path: Path) -> None:
     assert all(r.prompt_tokens == 40 for r in recs)  # token ids: the server counts what the trace says
     assert p.schedule_lag_p99 is not None
     loop_lag_ms = p.extra["client"]["loop_lag_p99_ms"]
+    seen = (f"send lag p99 {p.schedule_lag_p99 * 1e3:.3f} ms, client loop lag p99 {loop_lag_ms:.3f} ms, "
+            f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(seen)  # the figure, also when it passes (pytest -rP)
     if loop_lag_ms > QUIET_LOOP_LAG_MS and p.schedule_lag_p99 > 0.001:
-        pytest.skip(f"machine busy: client loop lag p99 {loop_lag_ms:.1f} ms (schedule lag p99 "
-                    f"{p.schedule_lag_p99 * 1e3:.2f} ms); the 1 ms bound holds under light load")
-    assert p.schedule_lag_p99 <= 0.001, (p.schedule_lag_p99, loop_lag_ms)
+        pytest.skip(f"machine busy: {seen}; the 1 ms bound holds under light load")
+    assert p.schedule_lag_p99 <= 0.001, seen
 
 
 def test_goodput_is_the_share_served_within_the_slo(tmp_path: Path) -> None:

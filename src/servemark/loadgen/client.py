@@ -20,27 +20,20 @@ from typing import Any, Callable, Iterator
 import aiohttp
 
 from servemark.loadgen import request as rq
-from servemark.loadgen.http import HttpPool
+from servemark.loadgen.http import Conn, HttpPool
 from servemark.loadgen.monitor import LoopMonitor
 from servemark.loadgen.phases import Phase
 from servemark.loadgen.spec import LoadSpec
+from servemark.loadgen.timer import Waker
 from servemark.workload import Prompt
 from servemark.records import RequestRecord
 from servemark.redact import scrub
 from servemark.workload.session import Session
 
-SPIN_NS = 2_000_000
-"""Timed sends sleep until this close to their deadline, then yield in a loop until it passes:
-the event loop's timers are millisecond-grained (libuv), a plain sleep can wake ~1 ms late."""
-
-
-async def sleep_until(deadline_ns: int) -> None:
-    """Wake at ``deadline_ns`` (perf_counter_ns clock) to well under a millisecond under light load."""
-    left = deadline_ns - perf_counter_ns()
-    if left > SPIN_NS:
-        await asyncio.sleep((left - SPIN_NS) / 1e9)
-    while perf_counter_ns() < deadline_ns:
-        await asyncio.sleep(0)
+LEAD_NS = 5_000_000
+"""Open loop: a request's task is made this long before it is due, so its record and HTTP bytes
+are built and its connection is taken (or opened) ahead; when the kernel timer fires, sending it
+is one write."""
 
 
 READ_BUFSIZE = 1 << 18
@@ -135,6 +128,7 @@ class LoopClient:
         self.deferred: deque[rq.Deferred] = deque()
         self.deferred_bytes = 0
         self.first_id = 0
+        self.waker: Waker | None = None
 
     async def open(self) -> None:
         if self.raw:
@@ -157,16 +151,23 @@ class LoopClient:
                              client_prompt_tokens=p.client_tokens or None, warmup=warmup,
                              max_tokens=_max_tokens(self.spec.extra_body.get("max_tokens", p.max_tokens)))
 
-    async def _send(self, rec: RequestRecord, body: bytes, prefix: bytes | None) -> rq.Deferred | None:
-        if self.pool is not None:
-            assert prefix is not None
-            return await rq.send_raw(self.pool, prefix, body, rec, self.chat, self.spec.timeout_s)
-        assert self.session is not None
-        return await rq.send(self.session, self.url, self.headers, body, rec, self.chat, self.spec.timeout_s)
+    def _prepare(self, rec: RequestRecord, body: bytes, prefix: bytes | None) -> bytes:
+        """What is sent for ``rec``: the whole HTTP request (own client) or the body (aiohttp)."""
+        return rq.raw_payload(prefix, body, rec) if prefix is not None else body
 
-    async def _one(self, rec: RequestRecord) -> None:
+    async def _send(self, rec: RequestRecord, data: bytes, conn: Conn | None = None) -> rq.Deferred | None:
+        """Send ``data`` from :meth:`_prepare` (on ``conn`` when one was acquired ahead)."""
+        if self.pool is not None:
+            return await rq.send_raw(self.pool, data, rec, self.chat, self.spec.timeout_s, conn)
+        assert self.session is not None
+        return await rq.send(self.session, self.url, self.headers, data, rec, self.chat, self.spec.timeout_s)
+
+    def _data(self, rec: RequestRecord) -> bytes:
         i = rec.request_id % len(self.bodies)
-        d = await self._send(rec, self.bodies[i], self.prefixes[i] if self.raw else None)
+        return self._prepare(rec, self.bodies[i], self.prefixes[i] if self.raw else None)
+
+    async def _one(self, rec: RequestRecord, data: bytes | None = None, conn: Conn | None = None) -> None:
+        d = await self._send(rec, self._data(rec) if data is None else data, conn)
         if d is not None:
             self.deferred.append(d)
             self.deferred_bytes += d.nbytes
@@ -183,20 +184,23 @@ class LoopClient:
     async def run_phase(self, ph: Phase, on_done: Callable[[], None]) -> tuple[list[RequestRecord], list[float], dict]:
         records: list[RequestRecord] = []
         dispatch_lags: list[float] = []
-        mon = LoopMonitor(self.spec.monitor_interval_s)
+        self.waker = Waker()
+        mon = LoopMonitor(self.spec.monitor_interval_s, self.waker)
         mon.start()
         stop_ns = ph.t0_ns + int(ph.stop_after_s * 1e9) if ph.stop_after_s else None
-        now = perf_counter_ns()
-        if ph.t0_ns > now:
-            await asyncio.sleep((ph.t0_ns - now) / 1e9)
-        with quiet_gc():
-            if ph.mode == "closed":
-                await self._closed(ph, records, stop_ns, on_done)
-            elif ph.mode == "sessions":
-                await self._sessions(ph, records, dispatch_lags, on_done)
-            else:
-                await self._open(ph, records, dispatch_lags, stop_ns, on_done)
-        stats = await mon.stop()
+        try:
+            await self.waker.until(ph.t0_ns)
+            with quiet_gc():
+                if ph.mode == "closed":
+                    await self._closed(ph, records, stop_ns, on_done)
+                elif ph.mode == "sessions":
+                    await self._sessions(ph, records, dispatch_lags, on_done)
+                else:
+                    await self._open(ph, records, dispatch_lags, stop_ns, on_done)
+            stats = await mon.stop()
+        finally:
+            self.waker.close()
+            self.waker = None
         self._parse_deferred()  # timing is over: now the SSE bytes may cost what they cost
         for rec in records:  # a server may echo the key it was sent: never store it
             if rec.error_detail:
@@ -224,15 +228,29 @@ class LoopClient:
         await asyncio.gather(*(user(k) for k in range(ph.concurrency)))
 
     async def _open(self, ph: Phase, records: list, lags: list, stop_ns: int | None, on_done) -> None:
+        """Follow the schedule: each request's task starts ``LEAD_NS`` early, builds its bytes,
+        takes a connection (without a concurrency cap), waits on the kernel timer and writes."""
         sem = asyncio.Semaphore(ph.concurrency) if ph.concurrency > 0 else None
         tasks: set[asyncio.Task] = set()
+        waker = self.waker
+        assert waker is not None
+        pool = self.pool
 
-        async def fire(rec: RequestRecord) -> None:
+        async def fire(rec: RequestRecord, deadline: int) -> None:
+            data = self._data(rec)
+            conn = await pool.acquire() if pool is not None and sem is None else None
+            try:
+                await waker.until(deadline)
+            except asyncio.CancelledError:
+                if conn is not None and conn.transport is not None:
+                    conn.transport.close()
+                raise
+            lags.append(max(0, perf_counter_ns() - deadline) / 1e9)
             if sem is None:
-                await self._one(rec)
+                await self._one(rec, data, conn)
             else:
-                async with sem:
-                    await self._one(rec)
+                async with sem:  # waiting for a slot is waiting on the server: it stays in the latency
+                    await self._one(rec, data)
             on_done()
 
         loop = asyncio.get_running_loop()
@@ -240,23 +258,23 @@ class LoopClient:
             deadline = ph.t0_ns + int(off * 1e9)
             if stop_ns is not None and deadline >= stop_ns:
                 break
-            await sleep_until(deadline)
-            fired = perf_counter_ns()
-            lags.append(max(0, fired - deadline) / 1e9)
+            await waker.until(deadline - LEAD_NS)
             rec = self._record(rid, ph.warmup)
             rec.scheduled_at = deadline / 1e9
             records.append(rec)
-            t = loop.create_task(fire(rec))
+            t = loop.create_task(fire(rec, deadline))
             tasks.add(t)
             t.add_done_callback(tasks.discard)
         if tasks:
             await asyncio.gather(*tasks)
 
-
     async def _turn(self, sid: int, k: int, history: list[tuple[str, str]], turn_user: str, max_tokens: int,
-                    scheduled_ns: int, warmup: bool, records: list) -> str | None:
-        """Send one turn (history + new user text); its reply text, parsed at once (the next turn
-        needs it), or None when it failed."""
+                    due_ns: int, timed: bool, warmup: bool, records: list, lags: list) -> str | None:
+        """Send one turn (history + new user text) at ``due_ns``; its reply text, parsed at once
+        (the next turn needs it), or None when it failed.
+
+        The body (the whole history as JSON) is built first; a ``timed`` turn then waits for its
+        due time on the kernel timer and records how late it woke in ``lags``."""
         spec = self.spec
         history.append(("user", turn_user))
         if self.chat:
@@ -264,29 +282,33 @@ class LoopClient:
         else:
             prompt = Prompt(text="".join(t for _, t in history), max_tokens=max_tokens)
         body = rq.encode_body(rq.build_body(spec, prompt))
-        rec = RequestRecord(point_id=spec.point_id, request_id=self.first_id + self.counter.take(), scheduled_at=scheduled_ns / 1e9, warmup=warmup,
+        rec = RequestRecord(point_id=spec.point_id, request_id=self.first_id + self.counter.take(), scheduled_at=due_ns / 1e9, warmup=warmup,
                             session_id=sid, turn=k)
+        data = self._prepare(rec, body, rq.raw_request_prefix(spec, body) if self.raw else None)
+        if timed:
+            assert self.waker is not None
+            await self.waker.until(due_ns)
+            lags.append(max(0, perf_counter_ns() - due_ns) / 1e9)
         records.append(rec)
-        d = await self._send(rec, body, rq.raw_request_prefix(spec, body) if self.raw else None)
+        d = await self._send(rec, data)
         text = d.finish(keep_text=True) if d is not None else None
         return text if rec.ok else None
 
     async def _session(self, sid: int, s: Session, start_ns: int, ph: Phase, records: list, lags: list,
-                       ids: "itertools.count[int]", on_done) -> None:
+                       ids: "itertools.count[int]", on_done, timed_start: bool = False) -> None:
         """Run one session's turns in order; sub-agents fan out after a turn and are awaited.
 
         A turn is due ``delay_s`` after the previous reply (and its sub-agents) came back; the
-        first turn at ``start_ns`` (the caller waited for it). Latency counts from the due time."""
+        first turn at ``start_ns`` (waited for here when ``timed_start``). Latency counts from the
+        due time."""
         history: list[tuple[str, str]] = [("system", s.context)] if s.context else []
         due = start_ns
         for k, t in enumerate(s.turns):
+            timed = timed_start if k == 0 else bool(t.delay_s)
             if k:
                 due = perf_counter_ns() + int(t.delay_s * 1e9)
-                if t.delay_s:
-                    await sleep_until(due)
-                    lags.append(max(0, perf_counter_ns() - due) / 1e9)
             user = "\n" + t.user if history and not self.chat else t.user
-            reply = await self._turn(sid, k, history, user, t.max_tokens, due, ph.warmup, records)
+            reply = await self._turn(sid, k, history, user, t.max_tokens, due, timed, ph.warmup, records, lags)
             on_done()
             if reply is None:
                 return  # the history is broken: the rest of the session cannot be sent as recorded
@@ -304,15 +326,15 @@ class LoopClient:
             sem = asyncio.Semaphore(ph.concurrency) if ph.concurrency > 0 else None
 
             async def at(sid: int, s: Session) -> None:
-                assert s.start_s is not None
+                assert s.start_s is not None and self.waker is not None
                 due = ph.t0_ns + int(s.start_s * 1e9)
-                await sleep_until(due)
+                if sem is None:  # the first turn's body is built ahead and sent on the timer
+                    await self._session(sid, s, due, ph, records, lags, ids, on_done, timed_start=True)
+                    return
+                await self.waker.until(due)  # no slot is held while waiting for the start time
                 lags.append(max(0, perf_counter_ns() - due) / 1e9)
-                if sem is None:
+                async with sem:
                     await self._session(sid, s, due, ph, records, lags, ids, on_done)
-                else:
-                    async with sem:
-                        await self._session(sid, s, due, ph, records, lags, ids, on_done)
 
             await asyncio.gather(*(at(sid, s) for sid, s in ph.sessions))
             return

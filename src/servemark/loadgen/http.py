@@ -32,7 +32,9 @@ class HttpError(Exception):
         self.kind = kind
 
 
-class _Conn(asyncio.Protocol):
+class Conn(asyncio.Protocol):
+    """One keep-alive connection: the protocol object the event loop calls on every read."""
+
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
@@ -45,6 +47,7 @@ class _Conn(asyncio.Protocol):
         self._mode = ""  # chunked | length | close
         self._left = 0
         self._tail = b""
+        self.used = False  # has carried a request: the server may have closed it since (keep-alive)
 
     # -- asyncio callbacks (the hot path) -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -129,6 +132,7 @@ class _Conn(asyncio.Protocol):
         self.headers = {}
         self._mode = ""
         self._tail = b""
+        self.used = True
         assert self.transport is not None
         self.transport.write(payload)
 
@@ -190,19 +194,30 @@ class HttpPool:
             raise ValueError("HttpPool handles http:// only")
         self.host = u.hostname or "127.0.0.1"
         self.port = u.port or 80
-        self.idle: deque[_Conn] = deque()
+        self.idle: deque[Conn] = deque()
 
-    async def _connect(self) -> _Conn:
+    async def _connect(self) -> Conn:
         loop = asyncio.get_running_loop()
         try:
-            _, proto = await loop.create_connection(_Conn, self.host, self.port)
+            _, proto = await loop.create_connection(Conn, self.host, self.port)
         except OSError as exc:
             raise HttpError("connect", f"cannot connect to {self.host}:{self.port}: {exc}") from None
         return proto  # type: ignore[return-value]
 
-    async def request(self, payload: bytes, timeout_s: float,
-                      on_sent: Callable[[], None] | None = None) -> tuple[int, dict[str, str], Reads, bool]:
-        """Send ``payload`` (a whole HTTP request) and wait for the whole response.
+    async def acquire(self) -> Conn:
+        """A connection for one request, taken out of the pool: an idle one, else a new one.
+
+        A timed sender acquires before its send time, so connecting is not part of the send."""
+        while self.idle:
+            c = self.idle.pop()
+            if not c.closed:
+                return c
+        return await self._connect()
+
+    async def request(self, payload: bytes, timeout_s: float, on_sent: Callable[[], None] | None = None,
+                      conn: Conn | None = None) -> tuple[int, dict[str, str], Reads, bool]:
+        """Send ``payload`` (a whole HTTP request) on ``conn`` (from :meth:`acquire`; by default
+        one is acquired now) and wait for the whole response.
 
         Returns (status, headers, body reads with their times, chunked). With ``chunked`` the
         reads still hold the chunk framing: :func:`decode_chunked` them when timing no longer
@@ -210,17 +225,13 @@ class HttpPool:
         (only when nothing was received)."""
         loop = asyncio.get_running_loop()
         for attempt in (0, 1):
-            conn = None
             # the retry takes a fresh connection: other pooled ones may be stale too (llama-server
             # closes every connection after a streamed response while announcing keep-alive)
-            while self.idle and attempt == 0:
-                c = self.idle.pop()
-                if not c.closed:
-                    conn = c
-                    break
-            reused = conn is not None
-            if conn is None:
+            if attempt:
                 conn = await self._connect()
+            elif conn is None or conn.closed:
+                conn = await self.acquire()
+            reused = conn.used
             fut = loop.create_future()
             if on_sent is not None:
                 on_sent()

@@ -1,7 +1,8 @@
 """Run one load point: warmup phase, measured phase, records back.
 
-``run_load`` runs both phases on one event loop in this process, or on ``spec.workers`` worker
-processes (:mod:`servemark.loadgen.workers`). Request failures never raise: they are records with
+``run_load`` runs both phases on one event loop in this process (closed loops), or on
+``spec.workers`` worker processes (:mod:`servemark.loadgen.workers`; always for timed schedules,
+see :func:`own_process`). Request failures never raise: they are records with
 an ``error``.
 """
 
@@ -54,11 +55,23 @@ async def _run_inprocess(spec: LoadSpec, progress: Progress | None) -> LoadResul
     return LoadResult(records=sorted(records, key=lambda r: r.request_id), client=client_stats, spec=spec.to_dict())
 
 
+def own_process(spec: LoadSpec) -> bool:
+    """Whether the load runs in worker processes: several workers, or a schedule to keep.
+
+    An open-loop schedule or a trace has send times to keep to well under a millisecond, and a
+    Python thread of the caller (a progress bar's refresh thread, a telemetry sampler) would hold
+    the interpreter lock for up to its switch interval (5 ms) just when a request is due. A forked
+    worker runs the event loop alone."""
+    if spec.workers > 1 or spec.mode == "open":
+        return True
+    return spec.mode == "sessions" and bool(spec.sessions) and all(s.start_s is not None for s in spec.sessions)
+
+
 def run_load(spec: LoadSpec, progress: Progress | None = None) -> LoadResult:
     """Run warmup then the measured phase against ``spec.base_url``; never raises on request
     failures (they are records with an ``error``), only on a bad spec or a dead worker."""
     spec.validate()
-    if spec.workers > 1:
+    if own_process(spec):
         return run_workers(spec, progress)
     try:
         asyncio.get_running_loop()
@@ -70,6 +83,6 @@ def run_load(spec: LoadSpec, progress: Progress | None = None) -> LoadResult:
 
 async def run_load_async(spec: LoadSpec, progress: Progress | None = None) -> LoadResult:
     spec.validate()
-    if spec.workers > 1:
+    if own_process(spec):
         return await asyncio.get_running_loop().run_in_executor(None, run_workers, spec, progress)
     return await _run_inprocess(spec, progress)

@@ -1,8 +1,10 @@
 """The client watching itself: event-loop lag and CPU, so a saturated client is flagged.
 
-Event-loop lag is how late a ``sleep(interval)`` wakes up: when the loop is busy parsing or
-scheduling, every timestamp it takes is late by about that much. CPU is this process's user+system
-time over the measured phase, in percent of one core (one event loop cannot use more).
+Event-loop lag is how late a wake-up ``interval`` ahead comes (on the loop's kernel timer, so
+the loop timers' 1 ms grain is not counted): when the loop is busy parsing or scheduling, or the
+machine's other processes hold the CPU, every timestamp it takes is late by about that much. CPU
+is this process's user+system time over the measured phase, in percent of one core (one event
+loop cannot use more).
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ MIN_WALL_S = 1.0
 
 
 class LoopMonitor:
-    def __init__(self, interval_s: float = 0.01) -> None:
+    def __init__(self, interval_s: float = 0.01, waker: Any = None) -> None:
+        """``waker``: a :class:`servemark.loadgen.timer.Waker`; with it the probe wakes on the
+        kernel timer, so the lag is what the machine imposed and not the loop timers' 1 ms grain."""
         self.interval_s = interval_s
+        self.waker = waker
         self.lags_ms: list[float] = []
         self._task: asyncio.Task | None = None
         self._cpu0 = 0.0
@@ -36,7 +41,13 @@ class LoopMonitor:
 
     async def _probe(self) -> None:
         iv = self.interval_s
+        iv_ns = int(iv * 1e9)
         while True:
+            if self.waker is not None:
+                due = time.perf_counter_ns() + iv_ns
+                await self.waker.until(due)
+                self.lags_ms.append(max(0, time.perf_counter_ns() - due) / 1e6)
+                continue
             t = time.perf_counter()
             await asyncio.sleep(iv)
             self.lags_ms.append(max(0.0, (time.perf_counter() - t - iv) * 1e3))

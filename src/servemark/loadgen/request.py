@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from servemark.loadgen.http import HttpError, HttpPool, decode_chunked
+from servemark.loadgen.http import Conn, HttpError, HttpPool, decode_chunked
 from servemark.loadgen.spec import LoadSpec
 from servemark.loadgen.sse import ImpossibleUsage, MalformedStream, parse_stream
 from servemark.records import RequestRecord
@@ -106,19 +106,26 @@ class Deferred:
         return text
 
 
-async def send_raw(pool: HttpPool, prefix: bytes, body: bytes, rec: RequestRecord, chat: bool,
-                   timeout_s: float) -> Deferred | None:
-    """Send one request on servemark's own HTTP client (see :mod:`servemark.loadgen.http`).
+def raw_payload(prefix: bytes, body: bytes, rec: RequestRecord) -> bytes:
+    """The whole HTTP request of ``rec`` (``prefix`` from :func:`raw_request_prefix`): built
+    before a timed request is due, so sending it is one write."""
+    return prefix + f"{rec.point_id}-{rec.request_id}\r\n\r\n".encode() + body
 
-    A successful response comes back as a :class:`Deferred` (``rec.done_at`` set, the rest after
-    ``finish()``); a failure is recorded at once and gives None."""
-    payload = prefix + f"{rec.point_id}-{rec.request_id}\r\n\r\n".encode() + body
+
+async def send_raw(pool: HttpPool, payload: bytes, rec: RequestRecord, chat: bool,
+                   timeout_s: float, conn: Conn | None = None) -> Deferred | None:
+    """Send one request (``payload`` from :func:`raw_payload`) on servemark's own HTTP client
+    (see :mod:`servemark.loadgen.http`), on ``conn`` when one was acquired ahead.
+
+    ``rec.sent_at`` is stamped just before the request's bytes are written. A successful response
+    comes back as a :class:`Deferred` (``rec.done_at`` set, the rest after ``finish()``); a
+    failure is recorded at once and gives None."""
 
     def sent() -> None:
         rec.sent_at = perf_counter_ns() / NS
 
     try:
-        status, _, reads, chunked = await pool.request(payload, timeout_s, on_sent=sent)
+        status, _, reads, chunked = await pool.request(payload, timeout_s, on_sent=sent, conn=conn)
     except HttpError as exc:
         rec.error, rec.error_detail = exc.kind, str(exc)[:300]
     except asyncio.CancelledError:

@@ -4,7 +4,7 @@
  * the active view draws them (view.js) and the URL hash records the state.
  */
 import { STATS, decode, loadLater, needsLater, yMetrics } from "./data.js";
-import { S, freshState, readHash, writeHash, counts, allIdx, baseIndices, latestOnly, compareFilter } from "./state.js";
+import { S, freshState, readHash, writeHash, counts, allIdx, baseIndices, latestOnly, compareFilter, workloadOf } from "./state.js";
 import { MAX_LABELS, el, setStatus, makeScatter, whiteBackground, renderPareto, renderHistory, renderCalc, exportCsv, exportPng } from "./view.js";
 
 window.servemarkData = function (raw) {
@@ -51,6 +51,7 @@ function renderFilters() {
   fillChecks(document.getElementById("f-eng"), "eng", sorted(counts((i) => S.D.s("engine", i), pop)));
   fillChecks(document.getElementById("f-spec"), "spec", sorted(counts((i) => S.D.s("spec_method", i) || "none", pop)));
   fillChecks(document.getElementById("f-mode"), "mode", sorted(counts((i) => S.D.mode(i), pop)));
+  fillChecks(document.getElementById("f-wl"), "wl", sorted(counts(workloadOf, pop)));
   const ym = yMetrics(S.D, S.state.tier);
   fillSelect(document.getElementById("f-y"), Object.entries(ym).map(([k, m]) => [k, m.label + " (" + m.unit + ")"]), S.state.y);
   if (!ym[S.state.y]) S.state.y = "tput";

@@ -6,11 +6,11 @@
  * The view state has the keys of the URL hash; presets are partial view states.
  */
 export const DEFAULTS = {
-  view: "pareto", model: "", seq: "", prec: [], hw: [], eng: [], spec: [], mode: [],
+  view: "pareto", model: "", seq: "", prec: [], hw: [], eng: [], spec: [], mode: [], wl: [],
   from: "", to: "", dates: "latest", y: "tput", tier: "", stat: "median", lat: "e2el",
   log: "0", front: "0", labels: "1", sol: "0", ceil: "1", cmp: [], at: "",
 };
-const LIST_KEYS = ["prec", "hw", "eng", "spec", "mode", "cmp"];
+const LIST_KEYS = ["prec", "hw", "eng", "spec", "mode", "wl", "cmp"];
 
 export const S = {
   D: null,          // decoded data (data.js decode)
@@ -48,12 +48,15 @@ export function counts(keyFn, idx) {
   for (const i of idx) { const k = keyFn(i); m.set(k, (m.get(k) || 0) + 1); }
   return m;
 }
+/* The workload key of point i (meta.group_by has it, so a series never spans two workloads):
+ * "random" (the default) or "kind:hash" of the workload's parameters and prefix-cache setting. */
+export function workloadOf(i) { return S.D.s("workload", i) || "random"; }
 export function allIdx() { const a = new Array(S.D.n); for (let i = 0; i < S.D.n; i++) a[i] = i; return a; }
 export function baseIndices() {
   // model and ISL/OSL pick one comparable population; the rest filter within it
   const model = S.state.model, seq = S.state.seq;
   const sets = {};
-  for (const k of ["prec", "hw", "eng", "spec", "mode"]) sets[k] = S.state[k].length ? new Set(S.state[k]) : null;
+  for (const k of ["prec", "hw", "eng", "spec", "mode", "wl"]) sets[k] = S.state[k].length ? new Set(S.state[k]) : null;
   const out = [];
   for (let i = 0; i < S.D.n; i++) {
     if (S.D.s("model", i) !== model || S.D.seq(i) !== seq) continue;
@@ -62,6 +65,7 @@ export function baseIndices() {
     if (sets.eng && !sets.eng.has(S.D.s("engine", i))) continue;
     if (sets.spec && !sets.spec.has(S.D.s("spec_method", i) || "none")) continue;
     if (sets.mode && !sets.mode.has(S.D.mode(i))) continue;
+    if (sets.wl && !sets.wl.has(workloadOf(i))) continue;
     const d = S.D.s("date", i);
     if (S.state.from && d && d < S.state.from) continue;
     if (S.state.to && d && d > S.state.to) continue;
