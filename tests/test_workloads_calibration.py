@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -49,12 +50,35 @@ are saturating (there the test says so and skips; benchmarks/workload_trace_timi
 figure with the lag beside it)."""
 
 
+QUIET_OTHER_CPUS = 0.25
+"""CPUs' worth of time other processes (not this test, its server or its workers) may use during
+the replay for the machine to count as lightly loaded (from ``/proc/stat``): a neighbour's burst
+delays a send without showing in the client's own loop lag."""
+
+
+def _cpu_busy_s() -> float:
+    """Seconds of non-idle CPU time of the whole machine (``/proc/stat``; 0 where there is none)."""
+    try:
+        vals = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0.0
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+    return (sum(vals[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def test_trace_replay_sends_on_schedule(tmp_path: Path) -> None:
     """300 Mooncake requests 10 ms apart: each goes out within 1 ms (p99) of its scheduled time."""
     rows = [{"timestamp": 10 * i, "input_length": 40, "output_length": 2, "hash_ids": [i % 7]} for i in range(300)]
     (tmp_path / "t.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    busy0, own0, t0 = _cpu_busy_s(), _own_cpu_s(), time.monotonic()
     with CalibrationServer(CalibrationPlan(ttft_ms=2, itl_ms=1)) as srv:
         res = sweep(tmp_path, srv.base_url, scenarios=[{"workload": {"kind": "trace", "path": "t.jsonl"}}])
+    others = max(0.0, (_cpu_busy_s() - busy0) - (_own_cpu_s() - own0)) / (time.monotonic() - t0)
     (p,) = res.points
     recs = records(res, p)
     assert p.num_requests == 300 and p.failed == 0 and p.workload_kind == "trace"
@@ -65,9 +89,10 @@ def test_trace_replay_sends_on_schedule(tmp_path: Path) -> None:
     assert p.schedule_lag_p99 is not None
     loop_lag_ms = p.extra["client"]["loop_lag_p99_ms"]
     seen = (f"send lag p99 {p.schedule_lag_p99 * 1e3:.3f} ms, client loop lag p99 {loop_lag_ms:.3f} ms, "
-            f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+            f"other processes {others:.2f} CPUs busy, load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(seen)  # the figure, also when it passes (pytest -rP)
-    if loop_lag_ms > QUIET_LOOP_LAG_MS and p.schedule_lag_p99 > 0.001:
+    busy = loop_lag_ms > QUIET_LOOP_LAG_MS or others > QUIET_OTHER_CPUS
+    if busy and p.schedule_lag_p99 > 0.001:
         pytest.skip(f"machine busy: {seen}; the 1 ms bound holds under light load")
     assert p.schedule_lag_p99 <= 0.001, seen
 
