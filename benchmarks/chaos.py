@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import signal
 import subprocess
 import sys
@@ -28,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fault_support import (HOLD, calib_recipe, cli, engine_pids, has_traceback, kill_group_of, start_cli,  # noqa: E402
                            store_rows, wait_for_points, wait_gone, write_recipe)
 
-KEY = "sk-chaosbenchmarksecret0123456789"
+KEY = "sk-" + secrets.token_hex(16)
+"""A fresh fake API key each run: a server echoes it, and no stored or printed output may hold it."""
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 import signal
 import subprocess
 import sys
@@ -203,7 +204,7 @@ def test_usage_beyond_tolerance_flags_the_point(tmp_path: Path, tokenizer: None)
 
 
 def test_api_key_echoed_by_the_server_is_never_stored(tmp_path: Path, tokenizer: None) -> None:
-    key = "sk-servemarktestsecret0123456789"
+    key = "sk-" + secrets.token_hex(16)  # a fresh fake key: the server echoes it, nothing may keep it
     rec = calib_recipe(conc=[1], always=["echo_key_401"])
     out = _ok(cli(tmp_path, "run", str(write_recipe(tmp_path, rec)), SERVEMARK_API_KEY=key))
     site = tmp_path / "site"
