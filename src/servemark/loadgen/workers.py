@@ -36,7 +36,11 @@ def worker_main(conn: Connection, spec: LoadSpec, shared: Any) -> None:
     loop = factory() if factory else asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(client.open())
-    gc.collect()  # while idle: quiet_gc only freezes at phase start
+    # the caller's heap came frozen (run_workers) and stays so: it is never this process's garbage
+    # (a test runner's heap of millions of objects took seconds to scan, and copied every page)
+    gc.freeze()
+    client.keep_frozen = True
+    gc.collect()
     conn.send(("ready",))
     pending = 0
     last = time.perf_counter()
@@ -59,8 +63,11 @@ def worker_main(conn: Connection, spec: LoadSpec, shared: Any) -> None:
             if pending:
                 conn.send(("progress", pending))
                 pending = 0
-            conn.send(("done", recs, lags, stats))
+            # collect before "done": the main process sets the next phase's t0 (START_MARGIN_S
+            # ahead) when it reads "done", and a collection still running then made the first
+            # requests of the measured phase late
             gc.collect()
+            conn.send(("done", recs, lags, stats))
     finally:
         loop.run_until_complete(client.close())
         loop.close()
@@ -71,6 +78,21 @@ def run_workers(spec: LoadSpec, progress: Progress | None) -> LoadResult:
     # fork, not spawn: spawn re-imports the caller's __main__, which breaks plain scripts; the
     # parent has no running event loop here (run_load is synchronous), so a forked child starts clean
     ctx = mp.get_context("fork")
+    gc.freeze()  # why: _run_forked
+    try:
+        return _run_forked(ctx, spec, progress)
+    finally:
+        gc.unfreeze()
+
+
+def _run_forked(ctx: Any, spec: LoadSpec, progress: Progress | None) -> LoadResult:
+    """Fork the workers and run the phases, with the caller's heap frozen (``gc.freeze``) all along.
+
+    Frozen before the fork, the heap is out of every collector's reach: the workers' collections
+    never scan (nor copy-on-write) the pages they inherited, and this process's own collections
+    during the load scan only what the load made; a full collection of a big heap (a test runner's
+    at the end of a long suite) would take a core of a 2-core machine away from the worker and
+    the server just while requests are due."""
     shared = ctx.Value("q", 0)
     procs, conns = [], []
     for _ in range(spec.workers):
