@@ -9,6 +9,7 @@ command that installs them (``scripts/test.sh`` installs both, so CI runs them).
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from importlib import resources
 from pathlib import Path
@@ -22,6 +23,13 @@ SHARED = Path(os.environ.get("SERVEMARK_SHARED") or REPO.parent / "shared")
 TEST_DATA = Path(__file__).resolve().parent / "data"
 INFERENCEX = TEST_DATA / "inferencex"  # benchmarks.json (435 DeepSeek-R1 rows), vendored
 GSM8K = TEST_DATA / "gsm8k"  # the first 20 test and 60 train rows, vendored
+
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # Started in the background (`pytest &` from a script): SIGINT arrives ignored and every child
+    # would inherit that, so the Ctrl-C tests' servemark could not be interrupted. A caught signal
+    # is reset to the default at exec, and a Python child then raises KeyboardInterrupt again.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def free_port() -> int:
