@@ -181,6 +181,41 @@ def test_resume_after_interrupt_at_point_k_of_n(tmp_path: Path, tokenizer: None)
     assert store_rows(db, "SELECT count(*), count(DISTINCT point_id), count(DISTINCT conc) FROM points") == [(5, 5, 5)]
 
 
+
+def test_resume_never_resends_what_an_interrupted_attempt_put_in_the_cache(tmp_path: Path, tokenizer: None) -> None:
+    """Prefix caching on, against a server that keeps running (``--endpoint``): the point that
+    Ctrl-C cut short is measured again on resume with text the first attempt never sent, so it
+    cannot be served from what that attempt left in the cache."""
+    from servemark.calibration.plan import CalibrationPlan
+    from servemark.calibration.process import CalibrationServer
+
+    rec = calib_recipe(conc=[1, 2, 3])
+    rec["scenarios"] = [{"isl": 32, "osl": 8, "prefix_cache": "on"}]
+    path = write_recipe(tmp_path, rec)
+    db = tmp_path / "s.duckdb"
+
+    def sent(srv: CalibrationServer) -> set[str]:
+        return {t["prompt_digest"] for t in srv.truth()["requests"].values()}
+
+    with CalibrationServer(CalibrationPlan(ttft_ms=30, itl_ms=100)) as srv:
+        sweep = start_cli(tmp_path, "run", str(path), "--endpoint", srv.base_url)
+        try:
+            assert wait_for_points(db, 1)
+            time.sleep(1.5)  # the second point's warmup and first requests are out
+            sweep.send_signal(signal.SIGINT)
+            out, _ = sweep.communicate(timeout=60)
+        finally:
+            sweep.kill()
+        assert sweep.returncode == 130, out
+        assert store_rows(db, "SELECT count(*) FROM points") == [(1,)], out
+        first = sent(srv)
+        srv.reset()
+        out = _ok(cli(tmp_path, "run", str(path), "--resume", "--endpoint", srv.base_url))
+        again = sent(srv)
+    assert "1 of 3 points measured before" in out
+    assert len(first) > 5 and len(again) > 5  # point 1 (5 requests) and part of point 2; points 2 and 3
+    assert not first & again
+
 # -- a server whose numbers cannot be trusted --------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["usage_inflated", "usage_garbage", "usage_huge", "usage_negative"])

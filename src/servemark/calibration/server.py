@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import socket
@@ -35,6 +36,12 @@ def _prompt_tokens(body: dict[str, Any]) -> int:
     if isinstance(p, list):
         return len(p)
     return len(str(p).split())
+
+
+def _prompt_digest(body: dict[str, Any]) -> str:
+    """What a prefix cache would key on, as 16 hex digits: tells whether two requests sent the same text."""
+    what = body["messages"] if "messages" in body else body.get("prompt", "")
+    return hashlib.blake2b(json.dumps(what, sort_keys=True).encode(), digest_size=8).hexdigest()
 
 
 class CalibrationApp:
@@ -111,7 +118,8 @@ class CalibrationApp:
         continuous = bool(opts.get("continuous_usage_stats"))
         prompt_tokens = _prompt_tokens(body)
         # what was asked: tells a peer's probe or warmup request apart from its measured ones
-        truth.update(max_tokens=max_tokens, prompt_tokens=prompt_tokens, stream=bool(body.get("stream", False)))
+        truth.update(max_tokens=max_tokens, prompt_tokens=prompt_tokens, stream=bool(body.get("stream", False)),
+                     prompt_digest=_prompt_digest(body))
         if fault == "http_500":
             return web.json_response({"error": {"message": "injected fault", "type": "calibration"}}, status=500)
         if fault == "echo_key_401":  # a careless server quoting the credential it refused

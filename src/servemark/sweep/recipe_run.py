@@ -467,6 +467,10 @@ class _PointContext:
     """The tokenizer recorded on each point."""
     meter: EnergyMeter
     servers: list[LocalServer]
+    salt_nonce: int = field(default_factory=lambda: secrets.randbits(32))
+    """Drawn per invocation and part of every prefix-cache salt: a resumed run (same run id) never
+    re-sends the text an interrupted attempt already put in the cache of a server that kept
+    running (``--endpoint``)."""
 
 
 def _by_scenario(todo: list[PlannedPoint]) -> list[list[PlannedPoint]]:
@@ -539,7 +543,8 @@ def _run_point(c: _PointContext, pp: PlannedPoint, extra: dict[str, Any], point_
     sc = pp.scenario
     seed = recipe.seed + trial  # each trial its own prompts and arrivals
     # prefix caching on: a salt per point (and trial), so no window's text is a prefix another cached
-    salt = (stable_key(recipe.seed, run_id, pp.index, *([trial] if trial else [])) if pp.prefix_cache else seed)
+    salt = (stable_key(recipe.seed, run_id, c.salt_nonce, pp.index, *([trial] if trial else []))
+            if pp.prefix_cache else seed)
     wl = build_workload(sc, c.builder, pp.num_requests, pp.num_warmup, seed, salt, recipe.api, opts.recipe_dir)
     mode = "sessions" if wl.sessions is not None else ("open" if wl.offsets is not None or pp.rate else "closed")
     if wl.sessions is not None and pp.rate:  # sessions arrive at the rate (open loop over sessions)
