@@ -12,7 +12,7 @@ from servemark.metrics import summarize
 from servemark.models import demo
 from servemark.engines.check import parse_recipe
 from servemark.store import Store
-from servemark.sweep.adaptive import Measured, adaptive_sweep, area_between, dense_ladder, next_concurrency, pareto
+from servemark.sweep.adaptive import Measured, adaptive_sweep, area_between, dense_ladder, MIN_POINTS, next_concurrency, pareto
 from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
 ISL, OSL = 128, 32
@@ -46,8 +46,14 @@ def test_adaptive_reaches_the_dense_frontier_with_half_the_points() -> None:
 def test_placement_stops_on_budget_tolerance_and_room() -> None:
     pts = [Measured(1, 100, 10), Measured(2, 90, 19), Measured(4, 80, 35)]
     assert next_concurrency(pts, budget=3, tolerance=0.0) is None  # budget spent
-    straight = [Measured(c, 100 - c, float(c)) for c in (1, 16, 256)]
-    assert next_concurrency(straight, budget=10, tolerance=0.5) is None  # nothing bends enough
+    def line(*concs: int) -> list[Measured]:
+        return [Measured(c, 1000 / c, float(c)) for c in concs]
+
+    # three points: one parabola shared by both gaps cannot vouch for either, so placement goes on
+    assert next_concurrency(line(1, 16, 256), budget=10, tolerance=0.5) in (4, 64)
+    assert next_concurrency(line(1, 4, 16, 256), budget=10, tolerance=0.5) == 64
+    assert MIN_POINTS == 5 and next_concurrency(line(1, 4, 16, 64, 256), budget=10, tolerance=0.5) is None  # nothing bends enough
+    assert next_concurrency(line(1, 16, 256), budget=3, tolerance=0.5) is None  # the budget still rules
     assert next_concurrency([Measured(1, 9, 1), Measured(2, 8, 2)], budget=10, tolerance=0.0) is None  # no room
     assert pareto([(1, 5), (2, 4), (1, 3)]) == [(1, 5), (2, 4)]
 
