@@ -86,10 +86,11 @@ def next_concurrency(points: Sequence[Measured], budget: int, tolerance: float) 
     concurrency."""
     if len(points) >= budget:
         return None
-    errs = [e for e in gap_errors(points) if e[2] - e[1] >= 2]
+    gaps = gap_errors(points)
+    errs = [e for e in gaps if e[2] - e[1] >= 2]
     if not errs:
         return None
-    if len(points) >= MIN_POINTS and sum(e[0] for e in gap_errors(points)) < tolerance:
+    if len(points) >= MIN_POINTS and sum(e[0] for e in gaps) < tolerance:
         return None
     _, a, b = max(errs)
     c = round(math.sqrt(a * b))
