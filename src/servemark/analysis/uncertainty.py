@@ -19,7 +19,10 @@ order of preference, and every result names the one it used (``method``):
 
 Bands are a bootstrap over trials: each replicate replaces every point by the mean of its trials
 resampled with replacement (or, without trials, by a normal draw of its interval or the scatter
-estimate), rebuilds the frontier and reads it on a grid; the band is the percentile interval.
+estimate), rebuilds the frontier and reads it on a grid; the band is the percentile interval. The grid spans
+the measured frontier's interactivity range; where a replicate's end point moved inward (its own
+interactivity noise), that replicate reads its end point's value there, so the band reaches both
+ends of the frontier instead of stopping where half the replicates end.
 
 Ratios A/B and the gate work on log values: ``log A - log B`` with standard error
 ``√(se_A² + se_B²)`` (relative standard errors) and Welch-Satterthwaite degrees of freedom.
@@ -263,13 +266,15 @@ def band(points: Sequence[Point], trials: Trials | None = None, x: str = "median
         draws_x[:, j] = px * np.exp(rng.normal(0, se_x, resamples))
         draws_y[:, j] = py * np.exp(rng.normal(0, se_y or 0.0, resamples))
     g = np.exp(np.linspace(math.log(min(xs0)), math.log(max(xs0)), grid))
+    g[0], g[-1] = min(xs0), max(xs0)  # the knots themselves, not exp(log(x)) a rounding away
     vals = np.full((resamples, grid), np.nan)
     for r in range(resamples):
         rx, ry = _pareto(draws_x[r], draws_y[r], higher_is_better(x), higher_is_better(y))
+        if not rx:
+            continue
         for k, gx in enumerate(g):
             v = value_at(rx, ry, gx).value
-            if v is not None:
-                vals[r, k] = v
+            vals[r, k] = ry[0] if gx < rx[0] else ry[-1] if gx > rx[-1] else (np.nan if v is None else v)
     lo_q, hi_q = 50 * (1 - level), 50 * (1 + level)
     keep = np.mean(np.isfinite(vals), axis=0) >= 0.8
     out_x, lo, hi = [], [], []

@@ -11,6 +11,7 @@ import math
 from collections import defaultdict
 from pathlib import Path
 
+from servemark.analysis.interpolate import spline_path
 from servemark.numfmt import fixed, plain
 from servemark.point import Point
 
@@ -93,7 +94,8 @@ def frontier_svg(points: list[Point], frontier_ids: set[str], bands: dict[str, d
                 out.append(f'<path class="errbar" d="M{sx(xiv[0]):.1f},{cy:.1f}H{sx(xiv[1]):.1f}" stroke="{c}" stroke-width="1" fill="none"/>')
         front = sorted((p for p in gp if p.point_id in frontier_ids), key=lambda p: p.median_intvty)
         if len(front) > 1:
-            path = " ".join(f"{sx(p.median_intvty):.1f},{sy(p.tput_per_gpu):.1f}" for p in front)
+            curve = spline_path([p.median_intvty for p in front], [p.tput_per_gpu for p in front])
+            path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in curve)
             out.append(f'<polyline points="{path}" fill="none" stroke="{c}" stroke-width="2"/>')
         for p in gp:
             on = p.point_id in frontier_ids
@@ -190,7 +192,7 @@ td,th{{border:1px solid #ddd;padding:3px 7px;text-align:right}}th{{background:#f
 td:nth-last-child(-n+3){{text-align:left}}table.levels td{{text-align:right}}table.levels td.l{{text-align:left}}.sub{{color:#666}}</style></head><body>
 <h1>{e(title)}</h1><p class="sub">{e(subtitle)}</p>
 <h2>Throughput per GPU vs interactivity</h2>
-<p class="sub">Filled points and lines: the Pareto frontier (no other point has both higher throughput and higher interactivity).
+<p class="sub">Filled points and lines: the Pareto frontier (no other point has both higher throughput and higher interactivity), drawn along the monotone spline that <code>servemark frontier --at</code> reads values from.
 Bars: each point's {_level(points)} confidence interval; shaded: the frontier's confidence band ({_band_methods(bands)}; docs/metrics.md "Trials and intervals").</p>
 {frontier_svg(points, frontier_ids, bands)}
 <h2>Points</h2><table><tr>{head}</tr>{''.join(rows)}</table>
