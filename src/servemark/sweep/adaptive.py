@@ -7,7 +7,11 @@ points, in log concurrency, evaluated at the gap's middle) plus the points' own 
 widths (a noisy end makes the chord uncertain too). Each error is an area: deviation (a share of
 the largest throughput) times the gap's width (a share of the interactivity range, log scale).
 The next point goes to the geometric middle of the gap with the largest error, until the sum is
-under ``tolerance``, the budget is spent, or no gap has a whole concurrency left inside it.
+under ``tolerance``, the budget is spent, or no gap has a whole concurrency left inside it. Where
+measured points fall below the frontier between two of its points (the curve folds back, as vLLM
+CPU's does after concurrency 1), that whole segment counts instead, with the largest error its
+chord can have, and its next point goes where the curve is estimated to climb back onto the
+frontier (``folds``).
 
 Pure functions of measured values: the sweep (``recipe_run``) and ``benchmarks/adaptive_sweep.py``
 call them with real or simulated measurements alike.
@@ -72,6 +76,61 @@ def gap_errors(points: Sequence[Measured]) -> list[tuple[float, int, int]]:
     return out
 
 
+def _dominated(p: Measured, pts: Sequence[Measured]) -> bool:
+    return any(q.x >= p.x and q.y >= p.y and (q.x > p.x or q.y > p.y) for q in pts)
+
+
+def folds(points: Sequence[Measured]) -> list[tuple[float, int, int, int]]:
+    """``(estimated error, conc_a, conc_d, conc_b)`` per frontier segment that folds back.
+
+    Consecutive frontier points ``a < b`` (in concurrency) with measured points between them: those
+    are dominated, so the curve turned back there and the frontier's knee lies somewhere after the
+    last of them, ``d`` (vLLM CPU: concurrency 2 and 3 fall below concurrency 1's throughput at a
+    third of its interactivity; the frontier resumes at 4). The parabolas of ``gap_errors`` see a
+    dip, not where the frontier turns, so such a segment's error is the most it can be: the
+    frontier's next point ``k`` lies after ``d``, at most at ``d``'s interactivity and at least at
+    ``a``'s throughput, and the worst case, ``k`` at ``(x_d, y_a)``, is the triangle ``a, k, b``
+    against the chord from ``a`` to ``b``: ``(y_b - y_a) * log(x_a / x_d) / 2`` (shares of the
+    largest throughput and of the log interactivity range). With no whole concurrency left
+    between ``d`` and ``b`` the knee is found and the segment's error is 0."""
+    pts = sorted(points, key=lambda p: p.conc)
+    if len(pts) < 3:
+        return []
+    lx = [math.log(max(p.x, 1e-12)) for p in pts]
+    xr = (max(lx) - min(lx)) or 1.0
+    ymax = max(p.y for p in pts) or 1.0
+    front = [p for p in pts if not _dominated(p, pts)]
+    out = []
+    for a, b in zip(front, front[1:]):
+        inside = [p for p in pts if a.conc < p.conc < b.conc]
+        if inside:
+            d = inside[-1]
+            width = abs(math.log(max(a.x, 1e-12)) - math.log(max(d.x, 1e-12))) / xr
+            err = abs(b.y - a.y) / ymax * width / 2 if b.conc - d.conc >= 2 else 0.0
+            out.append((err, a.conc, d.conc, b.conc))
+    return out
+
+
+def _frontier_return(points: Sequence[Measured], a: int, d: int, b: int) -> int:
+    """Where a folded curve climbs back to ``a``'s throughput: the parabola through ``a``, ``d`` and
+    ``b`` (log concurrency) crosses it between ``d`` and ``b``; the first whole concurrency at or
+    after the crossing (one before it is still dominated). The geometric middle of ``d..b`` when
+    the parabola does not cross there."""
+    by = {p.conc: p for p in points}
+    ts = [math.log(c) for c in (a, d, b)]
+    ya, yd, yb = by[a].y, by[d].y, by[b].y
+    lo, hi = ts[1], ts[2]
+    f = lambda t: _quad_at(ts, [ya, yd, yb], t) - ya  # noqa: E731
+    crossing = None
+    if f(lo) < 0 < f(hi):
+        for _ in range(60):  # bisection: f is a parabola, one sign change on [lo, hi]
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if f(mid) < 0 else (lo, mid)
+        crossing = math.exp(hi)
+    c = math.ceil(crossing - 1e-9) if crossing is not None else round(math.sqrt(d * b))
+    return min(max(c, d + 1), b - 1)
+
+
 MIN_POINTS = 5
 """Points measured (budget allowing) before the tolerance may end placement. Three points give one
 parabola, which both gaps share, so it cannot see a knee inside one of them: on vLLM CPU the
@@ -86,15 +145,16 @@ def next_concurrency(points: Sequence[Measured], budget: int, tolerance: float) 
     concurrency."""
     if len(points) >= budget:
         return None
-    gaps = gap_errors(points)
-    errs = [e for e in gaps if e[2] - e[1] >= 2]
-    if not errs:
+    fs = folds(points)
+    gaps = [g for g in gap_errors(points) if not any(f[1] <= g[1] and g[2] <= f[3] for f in fs)]
+    total = sum(g[0] for g in gaps) + sum(f[0] for f in fs)
+    if len(points) >= MIN_POINTS and total < tolerance:
         return None
-    if len(points) >= MIN_POINTS and sum(e[0] for e in gaps) < tolerance:
+    options = [(e, lambda a=a, b=b: min(max(round(math.sqrt(a * b)), a + 1), b - 1)) for e, a, b in gaps if b - a >= 2]
+    options += [(e, lambda a=a, d=d, b=b: _frontier_return(points, a, d, b)) for e, a, d, b in fs if b - d >= 2]
+    if not options:
         return None
-    _, a, b = max(errs)
-    c = round(math.sqrt(a * b))
-    return min(max(c, a + 1), b - 1)
+    return max(options, key=lambda o: o[0])[1]()
 
 
 def adaptive_sweep(measure: Callable[[int], Measured], lo: int, hi: int, budget: int,
