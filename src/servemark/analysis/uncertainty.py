@@ -273,8 +273,11 @@ def band(points: Sequence[Point], trials: Trials | None = None, x: str = "median
         if not rx:
             continue
         for k, gx in enumerate(g):
+            if gx < rx[0] or gx > rx[-1]:
+                vals[r, k] = ry[0] if gx < rx[0] else ry[-1]
+                continue
             v = value_at(rx, ry, gx).value
-            vals[r, k] = ry[0] if gx < rx[0] else ry[-1] if gx > rx[-1] else (np.nan if v is None else v)
+            vals[r, k] = np.nan if v is None else v
     lo_q, hi_q = 50 * (1 - level), 50 * (1 + level)
     keep = np.mean(np.isfinite(vals), axis=0) >= 0.8
     out_x, lo, hi = [], [], []
